@@ -1,0 +1,274 @@
+import { EventEmitter } from 'node:events';
+import type {
+  Bus,
+  BusBatch,
+  BusMessage,
+  OutgoingRecord,
+  PartitionLag,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from './types.ts';
+import { partitionFor } from './partitioner.ts';
+
+/**
+ * In-process bus: the embedded default. Same contract as Kafka (partitions by key, consumer
+ * groups, commit after the handler resolves, redelivery on failure) but held in memory, so it
+ * survives nothing: records published and not yet handled are lost if the process dies.
+ * Backpressure: publish waits while a subscribed group is more than `highWater` messages behind.
+ */
+
+interface Log {
+  /** Offset of messages[0]. */
+  base: number;
+  messages: BusMessage[];
+}
+
+interface Topic {
+  partitions: Log[];
+  /** group -> committed offset (next to read) per partition */
+  groups: Map<string, number[]>;
+}
+
+export interface MemoryBusOptions {
+  defaultPartitions?: number;
+  /** Messages a group may be behind before publishers wait. */
+  highWater?: number;
+  /** Retained messages per partition for topics nobody consumes. */
+  retention?: number;
+  retryDelayMs?: number;
+  onHandlerError?: (err: unknown, topic: string, partition: number) => void;
+}
+
+export class MemoryBus implements Bus {
+  readonly kind = 'memory' as const;
+  private readonly topics = new Map<string, Topic>();
+  private readonly events = new EventEmitter();
+  private readonly subs = new Set<MemorySubscription>();
+  private readonly opts: Required<Omit<MemoryBusOptions, 'onHandlerError'>> & MemoryBusOptions;
+  private closed = false;
+
+  constructor(options: MemoryBusOptions = {}) {
+    this.opts = {
+      defaultPartitions: 4,
+      highWater: 200_000,
+      retention: 100_000,
+      retryDelayMs: 500,
+      ...options,
+    };
+    this.events.setMaxListeners(0);
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    for (const spec of specs) this.topic(spec.name, spec.partitions);
+  }
+
+  private topic(name: string, partitions = this.opts.defaultPartitions): Topic {
+    let t = this.topics.get(name);
+    if (!t) {
+      t = {
+        partitions: Array.from({ length: partitions }, () => ({ base: 0, messages: [] })),
+        groups: new Map(),
+      };
+      this.topics.set(name, t);
+    }
+    return t;
+  }
+
+  async publish<T>(topicName: string, records: OutgoingRecord<T>[]): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+    const t = this.topic(topicName);
+    await this.waitForRoom(topicName, t);
+    const now = Date.now();
+    const n = t.partitions.length;
+    let rr = 0;
+    for (const r of records) {
+      const p = r.key === null ? rr++ % n : partitionFor(r.key, n);
+      const log = t.partitions[p]!;
+      log.messages.push({
+        topic: topicName,
+        partition: p,
+        offset: String(log.base + log.messages.length),
+        key: r.key,
+        value: r.value,
+        timestamp: now,
+      });
+    }
+    this.trim(t);
+    this.events.emit(`data:${topicName}`);
+  }
+
+  private behind(t: Topic): number {
+    let worst = 0;
+    for (const committed of t.groups.values()) {
+      t.partitions.forEach((log, p) => {
+        worst = Math.max(worst, log.base + log.messages.length - (committed[p] ?? 0));
+      });
+    }
+    return worst;
+  }
+
+  private async waitForRoom(name: string, t: Topic): Promise<void> {
+    while (t.groups.size > 0 && this.behind(t) >= this.opts.highWater && !this.closed) {
+      await new Promise<void>((resolve) => this.events.once(`commit:${name}`, resolve));
+    }
+  }
+
+  /** Drops what every group has committed; without groups, keeps `retention` per partition. */
+  private trim(t: Topic): void {
+    t.partitions.forEach((log, p) => {
+      let upTo: number;
+      if (t.groups.size === 0) {
+        upTo = log.base + log.messages.length - this.opts.retention;
+      } else {
+        upTo = Infinity;
+        for (const committed of t.groups.values()) upTo = Math.min(upTo, committed[p] ?? 0);
+      }
+      const drop = upTo - log.base;
+      // Splice in chunks: shifting one by one would be quadratic on a hot partition.
+      if (drop > 1024 || (drop > 0 && drop === log.messages.length)) {
+        log.messages.splice(0, drop);
+        log.base += drop;
+      }
+    });
+  }
+
+  async subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription> {
+    if (this.closed) throw new Error('bus is closed');
+    const topics = options.topics.map((name) => {
+      const t = this.topic(name);
+      if (!t.groups.has(options.group)) {
+        t.groups.set(
+          options.group,
+          t.partitions.map((log) =>
+            options.fromBeginning === false ? log.base + log.messages.length : log.base,
+          ),
+        );
+      }
+      return { name, t };
+    });
+    const sub = new MemorySubscription(
+      this,
+      options as SubscribeOptions<unknown>,
+      topics,
+      this.events,
+      this.opts,
+    );
+    this.subs.add(sub);
+    sub.start();
+    return {
+      close: async () => {
+        await sub.close();
+        this.subs.delete(sub);
+      },
+    };
+  }
+
+  /** Called by a subscription after its handler resolved. */
+  commit(name: string, t: Topic, group: string, partition: number, next: number): void {
+    const committed = t.groups.get(group);
+    if (committed) committed[partition] = next;
+    this.trim(t);
+    this.events.emit(`commit:${name}`);
+  }
+
+  async lag(group: string, topicName: string): Promise<PartitionLag[]> {
+    const t = this.topics.get(topicName);
+    if (!t) return [];
+    const committed = t.groups.get(group);
+    return t.partitions.map((log, partition) => ({
+      topic: topicName,
+      partition,
+      lag: log.base + log.messages.length - (committed?.[partition] ?? log.base),
+    }));
+  }
+
+  async ping(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subs].map((s) => s.close()));
+    this.subs.clear();
+    this.closed = true;
+    for (const name of this.topics.keys()) this.events.emit(`commit:${name}`);
+  }
+}
+
+class MemorySubscription {
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly bus: MemoryBus,
+    private readonly options: SubscribeOptions<unknown>,
+    private readonly topics: { name: string; t: Topic }[],
+    private readonly events: EventEmitter,
+    private readonly opts: MemoryBusOptions & { retryDelayMs: number },
+  ) {}
+
+  start(): void {
+    const onData = () => this.wake?.();
+    for (const { name } of this.topics) this.events.on(`data:${name}`, onData);
+    this.loop = this.run().finally(() => {
+      for (const { name } of this.topics) this.events.off(`data:${name}`, onData);
+    });
+  }
+
+  private async run(): Promise<void> {
+    const max = this.options.maxBatchMessages ?? 10_000;
+    while (!this.stopping) {
+      let didWork = false;
+      for (const { name, t } of this.topics) {
+        const committed = t.groups.get(this.options.group)!;
+        for (let p = 0; p < t.partitions.length && !this.stopping; p++) {
+          const log = t.partitions[p]!;
+          const from = committed[p]!;
+          const end = log.base + log.messages.length;
+          if (from >= end) continue;
+          const messages = log.messages.slice(from - log.base, Math.min(end, from + max) - log.base);
+          const batch: BusBatch<unknown> = {
+            topic: name,
+            partition: p,
+            messages,
+            heartbeat: async () => {},
+            isStale: () => this.stopping,
+          };
+          try {
+            await this.options.handler(batch);
+            this.bus.commit(name, t, this.options.group, p, from + messages.length);
+            didWork = true;
+          } catch (err) {
+            this.opts.onHandlerError?.(err, name, p);
+            // Redeliver the same batch after a pause: at-least-once.
+            await this.sleep(this.opts.retryDelayMs);
+          }
+        }
+      }
+      if (!didWork && !this.stopping) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, 1000);
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Canonical records carried on the bus. Sources produce them, the writer maps them onto
+ * ClickHouse rows, detectors and the correlator read them. Timestamps are Unix nanoseconds
+ * as decimal strings where precision matters (they exceed 2^53) and milliseconds elsewhere.
+ */
+
+export type Attributes = Record<string, string>;
+
+export type MetricType = 'gauge' | 'sum' | 'histogram';
+export type Temporality = 'unspecified' | 'delta' | 'cumulative';
+
+export interface MetricPoint {
+  name: string;
+  type: MetricType;
+  unit?: string;
+  description?: string;
+  /** Resource attributes; `service.name` is promoted to its own column by the writer. */
+  resource: Attributes;
+  /** Point (data-point) attributes, i.e. the labels of the series. */
+  attributes: Attributes;
+  /** Sample time, Unix nanoseconds. */
+  timeUnixNano: bigint | string;
+  startTimeUnixNano?: bigint | string;
+  /** gauge and sum */
+  value?: number;
+  /** sum only */
+  temporality?: Temporality;
+  monotonic?: boolean;
+  /** histogram only: explicit bounds and one more count than bounds. */
+  histogram?: { count: number; sum: number; bounds: number[]; counts: number[]; min?: number; max?: number };
+  scope?: { name: string; version: string };
+}
+
+export interface LogRecord {
+  timeUnixNano: bigint | string;
+  observedTimeUnixNano?: bigint | string;
+  /** OpenTelemetry severity number, 1..24, 0 unspecified. */
+  severityNumber: number;
+  severityText: string;
+  body: string;
+  resource: Attributes;
+  attributes: Attributes;
+  traceId?: string;
+  spanId?: string;
+  serviceName: string;
+  /** Set by template mining (detect/logs). */
+  templateId?: string;
+  templateParams?: string[];
+  scope?: { name: string; version: string };
+}
+
+/** A FOCUS billing line; money as decimal strings so nothing drifts through floats. */
+export interface BillingLine {
+  BilledCost: string;
+  EffectiveCost: string;
+  ListCost: string;
+  ContractedCost?: string;
+  BillingCurrency: string;
+  BillingPeriodStart: string;
+  BillingPeriodEnd: string;
+  ChargePeriodStart: string;
+  ChargePeriodEnd: string;
+  ChargeCategory: string;
+  ChargeDescription?: string;
+  ProviderName: string;
+  PublisherName?: string;
+  InvoiceIssuerName?: string;
+  BillingAccountId?: string;
+  BillingAccountName?: string;
+  SubAccountId?: string;
+  SubAccountName?: string;
+  ServiceName: string;
+  ServiceCategory?: string;
+  RegionId?: string;
+  RegionName?: string;
+  AvailabilityZone?: string;
+  ResourceId?: string;
+  ResourceName?: string;
+  ResourceType?: string;
+  SkuId?: string;
+  SkuPriceId?: string;
+  PricingUnit?: string;
+  PricingQuantity?: string;
+  ConsumedQuantity?: string;
+  ConsumedUnit?: string;
+  Tags: Record<string, string>;
+  /** Where the line came from, so a restated file can replace its period. */
+  SourceName: string;
+  SourceFile: string;
+  SourceLine: number;
+}
+
+export type AlertKind =
+  'metric_anomaly' | 'log_anomaly' | 'cost_spike' | 'slo_burn' | 'service_down' | 'external';
+
+export type AlertStatus = 'firing' | 'resolved';
+export type Severity = 'critical' | 'error' | 'warning' | 'info';
+
+export interface AlertEvidence {
+  series?: string;
+  observed?: number;
+  expected?: number;
+  lower?: number;
+  upper?: number;
+  query?: string;
+}
+
+export interface Alert {
+  fingerprint: string;
+  source: string;
+  kind: AlertKind;
+  status: AlertStatus;
+  severity: Severity;
+  service?: string;
+  ciHint?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** ISO 8601 */
+  startsAt: string;
+  endsAt?: string;
+  score?: number;
+  evidence?: AlertEvidence;
+}
+
+export type IncidentStatus = 'open' | 'acknowledged' | 'resolved';
+
+export interface Incident {
+  id: string;
+  status: IncidentStatus;
+  severity: Severity;
+  title: string;
+  alertFingerprints: string[];
+  alertCount: number;
+  affectedCis: string[];
+  rootCauses: { ci: string; score: number; reason: string }[];
+  knownErrors: { id: string; score: number; workaround: string }[];
+  timeline: { at: string; event: string }[];
+  firstSeen: string;
+  lastSeen: string;
+  notified: string[];
+  version: number;
+}
