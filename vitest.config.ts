@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// Quiet servers and pipeline logs during tests unless asked for.
+process.env.OPSIGHT_LOG_LEVEL ??= 'warn';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

@@ -140,17 +140,21 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedC
 
   const binary = ensureLauncher();
   const port = options.port || existing?.port || (await freePort());
-  const server = new Supervisor(binary, dir, port, options.startTimeoutMs ?? 30_000);
+  // Rewritten after every (re)start so other processes always find the live pid.
+  const writePid = (pid: number) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      pidFilePath(options.dataDir),
+      JSON.stringify({
+        pid,
+        port,
+        owner: process.pid,
+        startedAt: new Date().toISOString(),
+      } satisfies PidFile),
+    );
+  };
+  const server = new Supervisor(binary, dir, port, options.startTimeoutMs ?? 30_000, writePid);
   await server.start();
-  writeFileSync(
-    pidFilePath(options.dataDir),
-    JSON.stringify({
-      pid: server.pid,
-      port,
-      owner: process.pid,
-      startedAt: new Date().toISOString(),
-    } satisfies PidFile),
-  );
   const url = `http://127.0.0.1:${port}`;
   log.info({ url, pid: server.pid, dataDir: dir }, 'embedded ClickHouse started');
   return {
@@ -179,6 +183,7 @@ class Supervisor {
     private readonly dir: string,
     private readonly port: number,
     private readonly timeoutMs: number,
+    private readonly onStarted: (pid: number) => void,
   ) {}
 
   get pid(): number {
@@ -208,7 +213,10 @@ class Supervisor {
     const url = `http://127.0.0.1:${this.port}`;
     const until = Date.now() + this.timeoutMs;
     while (Date.now() < until) {
-      if (await ping(url, 500)) return;
+      if (await ping(url, 500)) {
+        this.onStarted(child.pid!);
+        return;
+      }
       if (exited) break;
       await sleep(100);
     }

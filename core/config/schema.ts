@@ -80,6 +80,8 @@ export const configSchema = z
             }),
           )
           .default([]),
+        /** Listening beyond loopback without tokens is refused unless this is set. */
+        allowAnonymous: z.boolean().default(false),
       })
       .prefault({}),
     writer: z
