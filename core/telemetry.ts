@@ -1,6 +1,5 @@
 import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
 import { logger } from './log.ts';
 
 /**
@@ -10,9 +9,14 @@ import { logger } from './log.ts';
 
 let sdk: NodeSDK | undefined;
 
-export function startTelemetry(options: { serviceName: string; otlpEndpoint?: string }): void {
+export async function startTelemetry(options: { serviceName: string; otlpEndpoint?: string }): Promise<void> {
   if (!options.otlpEndpoint || sdk) return;
   const base = options.otlpEndpoint.replace(/\/$/, '');
+  // Loaded only when exporting: the SDK takes seconds to import and most runs never need it.
+  const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+  ]);
   sdk = new NodeSDK({
     serviceName: options.serviceName,
     traceExporter: new OTLPTraceExporter({ url: `${base}/v1/traces` }),

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { stringify } from 'yaml';
+import { connect, targetFromConfig } from '../core/clickhouse/client.ts';
+import { findRunning, startEmbedded } from '../core/clickhouse/embedded.ts';
+import { LauncherError } from '../core/clickhouse/launcher.ts';
+import { generateDdl, migrate } from '../core/clickhouse/migrate.ts';
+import { ConfigError, loadConfig, maskSecrets, type LoadedConfig } from '../core/config/load.ts';
+import { setLogLevel } from '../core/log.ts';
+import { ROLE_NAMES, type RoleName, type RoleStarter } from '../core/role.ts';
+import { assertSafeListen, startRuntime } from '../core/runtime.ts';
+import { startCorrelateRole } from '../correlate/role.ts';
+import { startDetectRole } from '../detect/role.ts';
+import { startIngestRole } from '../ingest/role.ts';
+
+/** The `opsight` command: parses arguments and calls into core/ and the role folders. */
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+const starters: Record<RoleName, RoleStarter> = {
+  ingest: startIngestRole,
+  detect: startDetectRole,
+  correlate: startCorrelateRole,
+};
+
+function load(cmd: Command): LoadedConfig {
+  const opts = cmd.optsWithGlobals<{ config?: string }>();
+  const loaded = loadConfig({ file: opts.config });
+  setLogLevel(loaded.config.log.level);
+  return loaded;
+}
+
+const program = new Command()
+  .name('opsight')
+  .description(
+    'Observability and AIOps pipeline: metrics, logs and billing into ClickHouse, detectors, incidents.',
+  )
+  .option('-c, --config <file>', 'YAML config file (default: ./opsight.yaml if present)')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the pipeline: every role in one process, or the roles named with --role')
+  .addOption(new Option('-r, --role <role...>', 'roles to run in this process').choices([...ROLE_NAMES]))
+  .action(async (opts: { role?: RoleName[] }, cmd: Command) => {
+    const { config } = load(cmd);
+    const roles = opts.role ?? [...ROLE_NAMES];
+    const { startRuntime } = await import('../core/runtime.ts');
+    const runtime = await startRuntime(config, starters, roles);
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`opsight: ${signal}, draining and stopping\n`);
+      runtime.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`opsight: error while stopping: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.stdout.write(
+      `opsight ${pkg.version} running (${roles.join(', ')}): HTTP on http://${runtime.httpAddress}, ClickHouse at ${runtime.clickhouseUrl}, bus ${runtime.bus.kind}\n`,
+    );
+  });
+
+program
+  .command('migrate')
+  .description('apply pending schema migrations (they also run at start)')
+  .option('--print', 'print the DDL for the configured mode (single node or cluster) instead of applying it')
+  .action(async (opts: { print?: boolean }, cmd: Command) => {
+    const { config } = load(cmd);
+    const schemaOptions = {
+      database: config.clickhouse.database,
+      cluster: config.clickhouse.cluster,
+      ttlDays: config.clickhouse.ttlDays,
+    };
+    const { generateDdl, migrate } = await import('../core/clickhouse/migrate.ts');
+    const { connect, targetFromConfig } = await import('../core/clickhouse/client.ts');
+    if (opts.print) {
+      process.stdout.write(
+        generateDdl(schemaOptions)
+          .map((s) => `${s};\n`)
+          .join('\n'),
+      );
+      return;
+    }
+    let url = config.clickhouse.url;
+    const embedded = url ? undefined : await startEmbedded({ dataDir: config.dataDir });
+    url ??= embedded!.url;
+    try {
+      const { applied, skipped } = await migrate(
+        connect(targetFromConfig(config, url), false),
+        schemaOptions,
+      );
+      process.stdout.write(
+        applied.length
+          ? `applied ${applied.length} migration(s): ${applied.join(', ')} (${skipped.length} already applied)\n`
+          : `schema is up to date (${skipped.length} migrations applied earlier)\n`,
+      );
+    } finally {
+      await embedded?.stop();
+    }
+  });
+
+program
+  .command('clickhouse')
+  .description('print the URL of the ClickHouse opsight uses (for Grafana or clickhouse-client)')
+  .option('--start', 'start the embedded server if none is running, and keep it up until interrupted')
+  .action(async (opts: { start?: boolean }, cmd: Command) => {
+    const { config } = load(cmd);
+    if (config.clickhouse.url) {
+      process.stdout.write(`${maskSecrets(config.clickhouse.url, 'url') as string}\n`);
+      return;
+    }
+    const running = await findRunning(config.dataDir);
+    if (running) {
+      process.stdout.write(`${running.url}\n`);
+      return;
+    }
+    if (!opts.start) {
+      process.stderr.write(
+        `opsight: no embedded ClickHouse is running for data directory ${config.dataDir}; run \`opsight start\` or \`opsight clickhouse --start\`\n`,
+      );
+      process.exitCode = 1;
+      return;
+    }
+    const server = await startEmbedded({ dataDir: config.dataDir, port: config.clickhouse.embedded.port });
+    process.stdout.write(`${server.url}\n`);
+    const stop = () => void server.stop().then(() => process.exit(0));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+const configCmd = program.command('config').description('inspect the configuration');
+configCmd
+  .command('check')
+  .description('validate the configuration and print the effective values, secrets masked')
+  .action(async (_opts: unknown, cmd: Command) => {
+    const { config, file, fromEnv } = load(cmd);
+    (await import('../core/runtime.ts')).assertSafeListen(config);
+    process.stdout.write(`# configuration is valid\n# file: ${file ?? '(none; defaults)'}\n`);
+    if (fromEnv.length) process.stdout.write(`# from the environment: ${fromEnv.join(', ')}\n`);
+    process.stdout.write(stringify(maskSecrets(config)));
+  });
+
+program
+  .command('version')
+  .description('print the version')
+  .action(() => {
+    process.stdout.write(`opsight ${pkg.version}\n`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`opsight: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  if (err instanceof LauncherError) {
+    process.stderr.write(`opsight: ${err.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`opsight: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
