@@ -1,28 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
-import { connect, targetFromConfig } from '../core/clickhouse/client.ts';
 import { findRunning, startEmbedded } from '../core/clickhouse/embedded.ts';
 import { LauncherError } from '../core/clickhouse/launcher.ts';
-import { generateDdl, migrate } from '../core/clickhouse/migrate.ts';
 import { ConfigError, loadConfig, maskSecrets, type LoadedConfig } from '../core/config/load.ts';
 import { setLogLevel } from '../core/log.ts';
 import { ROLE_NAMES, type RoleName, type RoleStarter } from '../core/role.ts';
-import { assertSafeListen, startRuntime } from '../core/runtime.ts';
-import { startCorrelateRole } from '../correlate/role.ts';
-import { startDetectRole } from '../detect/role.ts';
-import { startIngestRole } from '../ingest/role.ts';
 
-/** The `opsight` command: parses arguments and calls into core/ and the role folders. */
+/**
+ * The `opsight` command: parses arguments and calls into core/ and the role folders. Heavy
+ * modules (Kafka, express, the roles) load inside the commands that use them, so quick
+ * commands such as `config check` answer at once.
+ */
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
 const starters: Record<RoleName, RoleStarter> = {
-  ingest: startIngestRole,
-  detect: startDetectRole,
-  correlate: startCorrelateRole,
+  ingest: async (ctx) => (await import('../ingest/role.ts')).startIngestRole(ctx),
+  detect: async (ctx) => (await import('../detect/role.ts')).startDetectRole(ctx),
+  correlate: async (ctx) => (await import('../correlate/role.ts')).startCorrelateRole(ctx),
 };
 
 function load(cmd: Command): LoadedConfig {
