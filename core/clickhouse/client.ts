@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/schema.ts';
 
 export type { ClickHouseClient };
@@ -30,6 +30,10 @@ export function connect(target: ClickHouseTarget, withDatabase = true): ClickHou
     database: withDatabase ? target.database : 'default',
     request_timeout: target.requestTimeoutMs ?? 60_000,
     application: 'opsight',
-    clickhouse_settings: { date_time_input_format: 'best_effort' },
+    // Deduplication tokens (writer batches, migration records) only work on synchronous inserts,
+    // and recent servers turn async_insert on by default.
+    clickhouse_settings: { date_time_input_format: 'best_effort', async_insert: 0 },
+    // The client would log a stack trace per failed request; callers log outages once, with context.
+    log: { level: ClickHouseLogLevel.OFF },
   });
 }

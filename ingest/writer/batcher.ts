@@ -1,0 +1,153 @@
+import type { BusMessage } from '../../core/bus/types.ts';
+import type { CompiledEncoder, RowBinaryEncoder } from '../../core/clickhouse/rowbinary.ts';
+import type { TopicMapping } from './mapping.ts';
+import type { OffsetRange } from './ranges.ts';
+
+/**
+ * Builds one batch of a (topic, partition): routes each message's record(s) to a table, encodes
+ * them into that table's RowBinary buffer and keeps, per row, the message it came from (for
+ * dead letters and for bisecting a rejected insert). Records that do not fit go to the batch's
+ * dead letters with the reason; the rest of the batch is unaffected.
+ */
+
+export interface CompiledTable {
+  table: string;
+  encoder: CompiledEncoder<unknown>;
+}
+
+export interface TableRows {
+  table: string;
+  columns: readonly string[];
+  data: Buffer;
+  /** Byte offset of each row in data. */
+  rowStarts: number[];
+  rows: number;
+  /** The message each row came from. */
+  messages: BusMessage[];
+}
+
+export interface DeadLetter {
+  message: BusMessage;
+  reason: string;
+  /** What refused it: the table, or the topic's mapping. */
+  source: string;
+}
+
+export interface ClosedBatch {
+  topic: string;
+  partition: number;
+  range: OffsetRange;
+  tables: TableRows[];
+  deadLetters: DeadLetter[];
+  messages: number;
+  rows: number;
+  bytes: number;
+}
+
+interface OpenTable {
+  compiled: CompiledTable;
+  encoder: RowBinaryEncoder<unknown>;
+  messages: BusMessage[];
+}
+
+export class BatchBuilder {
+  private readonly tables: OpenTable[];
+  private deadLetters: DeadLetter[] = [];
+  private first: string | undefined;
+  private last: string | undefined;
+  private count = 0;
+  /** Publish time of the batch's first message, for maxAgeMs. */
+  oldest = 0;
+  rows = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly mapping: TopicMapping<unknown>,
+    compiled: CompiledTable[],
+    private readonly topic: string,
+    private readonly partition: number,
+  ) {
+    this.tables = compiled.map((c) => ({ compiled: c, encoder: c.encoder.create(), messages: [] }));
+  }
+
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  get firstOffset(): string | undefined {
+    return this.first;
+  }
+
+  add(message: BusMessage): void {
+    if (this.count === 0) {
+      this.first = message.offset;
+      this.oldest = message.timestamp;
+    }
+    this.last = message.offset;
+    this.count++;
+    const value = message.value;
+    // A message may carry one record or an array of them (rows share the offset).
+    if (Array.isArray(value)) for (const record of value) this.addRecord(message, record);
+    else this.addRecord(message, value);
+  }
+
+  private addRecord(message: BusMessage, record: unknown): void {
+    const target = this.mapping.route(record);
+    if (typeof target === 'string') {
+      this.deadLetters.push({ message, reason: target, source: `writer:${this.topic}` });
+      return;
+    }
+    const t = this.tables[target];
+    if (!t) throw new Error(`${this.topic} mapping routed to table #${target}, which it does not declare`);
+    const before = t.encoder.bytes;
+    const rejected = t.encoder.append(record);
+    if (rejected) {
+      this.deadLetters.push({
+        message,
+        reason: `${t.compiled.table}.${rejected.column}: ${rejected.reason}`,
+        source: `writer:${t.compiled.table}`,
+      });
+      return;
+    }
+    t.messages.push(message);
+    this.rows++;
+    this.bytes += t.encoder.bytes - before;
+  }
+
+  /** Ends the batch. `range` overrides the messages' own bounds (a recorded range on replay). */
+  close(range?: OffsetRange): ClosedBatch {
+    if (this.first === undefined || this.last === undefined) throw new Error('closing an empty batch');
+    const tables: TableRows[] = [];
+    for (const t of this.tables) {
+      if (t.encoder.rows === 0) continue;
+      const encoded = t.encoder.finish();
+      tables.push({
+        table: t.compiled.table,
+        columns: t.compiled.encoder.columns,
+        data: encoded.data,
+        rowStarts: encoded.rowStarts,
+        rows: encoded.rows,
+        messages: t.messages,
+      });
+      t.messages = [];
+    }
+    const batch: ClosedBatch = {
+      topic: this.topic,
+      partition: this.partition,
+      range: range ?? { first: this.first, last: this.last },
+      tables,
+      deadLetters: this.deadLetters,
+      messages: this.count,
+      rows: this.rows,
+      bytes: this.bytes,
+    };
+    this.deadLetters = [];
+    this.first = undefined;
+    this.last = undefined;
+    this.count = 0;
+    this.rows = 0;
+    this.bytes = 0;
+    this.oldest = 0;
+    return batch;
+  }
+}
