@@ -63,6 +63,8 @@ export interface KafkaBusOptions {
    * Handlers are heartbeated in the background, so a slow one is not mistaken for dead.
    */
   sessionTimeoutMs?: number;
+  /** Partitions whose batches a subscription handles at the same time (default 4). */
+  partitionsConsumedConcurrently?: number;
   logger?: Logger;
 }
 
@@ -165,6 +167,7 @@ export class KafkaBus implements Bus {
       maxRetryDelayMs: 10_000,
       maxWaitTimeMs: 1000,
       sessionTimeoutMs: 10_000,
+      partitionsConsumedConcurrently: 4,
       ...options,
     };
     this.brokers = options.brokers;
@@ -480,6 +483,9 @@ class KafkaSubscription {
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
+          // Partitions are independent (one key, one partition), so their batches may be handled
+          // side by side: the handler of one waits on ClickHouse while another's is decoded.
+          partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently,
           eachBatch: (payload) => this.eachBatch(consumer, payload),
         });
         return;
