@@ -147,46 +147,47 @@ export function mountRecordsApi(http: HttpApp, bus: Bus): void {
       'ingest',
       http.body.json,
       http.body.text,
-      async (req: Request, res: Response, next: NextFunction) => {
-        try {
-          const items = parseBody(req);
-          const valid: unknown[] = [];
-          const errors: string[] = [];
-          items.forEach((item, i) => {
-            const r = spec.schema.safeParse(item);
-            if (r.success) valid.push(r.data);
-            else if (errors.length < MAX_ERRORS) {
-              errors.push(
-                ...r.error.issues.map(
-                  (issue) => `record ${i}: ${issue.path.join('.') || '(record)'}: ${issue.message}`,
-                ),
+      (req: Request, res: Response, next: NextFunction) =>
+        withSpan('receive', { 'opsight.kind': kind, 'http.route': `/api/v1/records/${kind}` }, async () => {
+          try {
+            const items = parseBody(req);
+            const valid: unknown[] = [];
+            const errors: string[] = [];
+            items.forEach((item, i) => {
+              const r = spec.schema.safeParse(item);
+              if (r.success) valid.push(r.data);
+              else if (errors.length < MAX_ERRORS) {
+                errors.push(
+                  ...r.error.issues.map(
+                    (issue) => `record ${i}: ${issue.path.join('.') || '(record)'}: ${issue.message}`,
+                  ),
+                );
+              }
+            });
+            if (errors.length) {
+              // All or nothing: a client fixing its batch can resend it whole without duplicates.
+              throw new HttpError(
+                400,
+                'bad_request',
+                `${items.length - valid.length} of ${items.length} records invalid`,
+                {
+                  errors: errors.slice(0, MAX_ERRORS),
+                },
               );
             }
-          });
-          if (errors.length) {
-            // All or nothing: a client fixing its batch can resend it whole without duplicates.
-            throw new HttpError(
-              400,
-              'bad_request',
-              `${items.length - valid.length} of ${items.length} records invalid`,
-              {
-                errors: errors.slice(0, MAX_ERRORS),
-              },
+            const key = spec.key as (r: unknown) => string | null;
+            await withSpan('publish', { topic: spec.topic, records: valid.length }, () =>
+              bus.publish(
+                spec.topic,
+                valid.map((value) => ({ key: key(value), value })),
+              ),
             );
+            recordsIn.inc({ topic: spec.topic }, valid.length);
+            res.status(202).json({ accepted: valid.length });
+          } catch (err) {
+            next(err);
           }
-          const key = spec.key as (r: unknown) => string | null;
-          await withSpan('publish', { topic: spec.topic, records: valid.length }, () =>
-            bus.publish(
-              spec.topic,
-              valid.map((value) => ({ key: key(value), value })),
-            ),
-          );
-          recordsIn.inc({ topic: spec.topic }, valid.length);
-          res.status(202).json({ accepted: valid.length });
-        } catch (err) {
-          next(err);
-        }
-      },
+        }),
     );
   }
 }

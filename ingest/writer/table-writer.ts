@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { BusBatch } from '../../core/bus/types.ts';
 import { insertRowBinary } from '../../core/clickhouse/rowbinary.ts';
+import { withSpan } from '../../core/telemetry.ts';
 import type { Logger } from '../../core/log.ts';
 import type { ClosedBatch, DeadLetter, TableRows } from './batcher.ts';
 import { DEAD_LETTERS, type DeadLetterEncoder } from './dead-letters.ts';
@@ -162,18 +163,28 @@ export class TableWriter {
     rows: number,
     token: string,
   ): Promise<void> {
-    await this.retrying(bus, table, async () => {
-      const started = performance.now();
-      await insertRowBinary(this.o.client, {
-        database: this.o.database,
-        table,
-        columns,
-        data,
-        token,
-        clickhouse_settings: INSERT_SETTINGS,
-      });
-      this.o.events.inserted?.(topic, table, rows, data.length, (performance.now() - started) / 1000);
-    });
+    await withSpan(
+      'write',
+      {
+        'opsight.topic': topic,
+        'opsight.partition': bus.partition,
+        'db.collection.name': table,
+        'opsight.rows': rows,
+      },
+      () =>
+        this.retrying(bus, table, async () => {
+          const started = performance.now();
+          await insertRowBinary(this.o.client, {
+            database: this.o.database,
+            table,
+            columns,
+            data,
+            token,
+            clickhouse_settings: INSERT_SETTINGS,
+          });
+          this.o.events.inserted?.(topic, table, rows, data.length, (performance.now() - started) / 1000);
+        }),
+    );
   }
 
   /**

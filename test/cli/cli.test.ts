@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,10 +78,29 @@ describe('opsight CLI', () => {
   it('starts the whole pipeline on the embedded defaults, lands records, and stops cleanly', async () => {
     const dir = tmp();
     const data = join(dir, 'data');
-    const { ch, stop } = await startAndFeed(dir, { OPSIGHT_DATA_DIR: data }, 'opsight');
+    // A stand-in OTLP collector: opsight's own pipeline traces should reach it.
+    const spans: string[] = [];
+    const collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (req.url === '/v1/traces')
+          spans.push(...[...body.matchAll(/"name":"([a-z]+)"/g)].map((m) => m[1]!));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const otlp = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    const { ch, stop } = await startAndFeed(
+      dir,
+      { OPSIGHT_DATA_DIR: data, OTEL_EXPORTER_OTLP_ENDPOINT: otlp },
+      'opsight',
+    );
     // `opsight clickhouse` finds the running embedded server.
     expect(run(['clickhouse'], { OPSIGHT_DATA_DIR: data }, dir).stdout.trim()).toBe(ch);
     expect(await stop()).toBe(0);
+    collector.close();
+    expect(spans).toEqual(expect.arrayContaining(['receive', 'publish', 'write']));
     // The embedded server went with it.
     expect(run(['clickhouse'], { OPSIGHT_DATA_DIR: data }, dir).code).toBe(1);
     await expect(fetch(`${ch}/ping`)).rejects.toThrow();
