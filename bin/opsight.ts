@@ -135,6 +135,71 @@ program
     process.on('SIGTERM', stop);
   });
 
+program
+  .command('sources')
+  .description(
+    'show each ingest source of the running opsight: received, accepted, rejected, last error, lag',
+  )
+  .option('--token <token>', 'API token with the read scope (or OPSIGHT_TOKEN)')
+  .action(async (opts: { token?: string }, cmd: Command) => {
+    const { config } = load(cmd);
+    const host = config.http.addr.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
+    const token = opts.token ?? process.env.OPSIGHT_TOKEN;
+    let res: Response;
+    try {
+      res = await fetch(`http://${host}/api/v1/sources`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        signal: AbortSignal.timeout(5000),
+      });
+    } catch (err) {
+      process.stderr.write(
+        `opsight: no opsight answers on http://${host} (${(err as Error).message}); is \`opsight start\` running?\n`,
+      );
+      process.exitCode = 1;
+      return;
+    }
+    if (!res.ok) {
+      process.stderr.write(
+        `opsight: http://${host}/api/v1/sources answered ${res.status}: ${await res.text()}\n`,
+      );
+      process.exitCode = 1;
+      return;
+    }
+    const { sources } = (await res.json()) as { sources: SourceRow[] };
+    process.stdout.write(formatSources(sources));
+  });
+
+interface SourceRow {
+  name: string;
+  kind: string;
+  received: number;
+  accepted: number;
+  rejected: number;
+  lastError?: { at: string; message: string };
+  lagSeconds?: number;
+}
+
+function formatSources(sources: SourceRow[]): string {
+  if (sources.length === 0) return 'no sources configured (only the /api/v1/records API)\n';
+  const rows = [
+    ['source', 'kind', 'received', 'accepted', 'rejected', 'lag s', 'last error'],
+    ...sources.map((s) => [
+      s.name,
+      s.kind,
+      String(s.received),
+      String(s.accepted),
+      String(s.rejected),
+      s.lagSeconds === undefined ? '-' : s.lagSeconds.toFixed(1),
+      s.lastError ? `${s.lastError.at} ${s.lastError.message}` : '-',
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return (
+    rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') +
+    '\n'
+  );
+}
+
 const configCmd = program.command('config').description('inspect the configuration');
 configCmd
   .command('check')

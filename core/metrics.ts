@@ -64,3 +64,10 @@ export const consumerLag = new Gauge({
   labelNames: ['group', 'topic', 'partition'] as const,
   registers: [registry],
 });
+
+export const sourceRecords = new Counter({
+  name: 'opsight_source_records_total',
+  help: 'Records seen by each ingest source: received, accepted (published) and rejected.',
+  labelNames: ['source', 'outcome'] as const,
+  registers: [registry],
+});

@@ -2,14 +2,27 @@ import { TOPICS } from '../core/bus/topics.ts';
 import { logger } from '../core/log.ts';
 import type { RoleContext, RunningRole } from '../core/role.ts';
 import { mountRecordsApi } from './http/records.ts';
+import { buildSources, startSources } from './sources.ts';
 import { DEFAULT_GROUP, prometheusWriterEvents, startWriter } from './writer/index.ts';
 
 /**
- * The ingest role: the receiving endpoints publish canonical records to the bus, and the writer
- * moves the metrics, logs and billing topics into ClickHouse. Sources register here as they land.
+ * The ingest role: sources publish canonical records to the bus, and the writer moves the
+ * metrics, logs and billing topics into ClickHouse.
  */
 export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
+  const log = logger('ingest');
   mountRecordsApi(ctx.http, ctx.bus);
+  const sources = buildSources(ctx.config);
+  ctx.http.route('get', '/api/v1/sources', 'read', (_req, res) => {
+    res.json({ sources: sources.map((s) => s.state()) });
+  });
+  await startSources(sources, {
+    config: ctx.config,
+    bus: ctx.bus,
+    http: ctx.http,
+    clickhouse: ctx.clickhouse,
+    log,
+  });
   const writer = await startWriter({
     bus: ctx.bus,
     clickhouse: ctx.clickhouse,
@@ -19,5 +32,13 @@ export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
     log: logger('writer'),
   });
   for (const topic of [TOPICS.metrics, TOPICS.logs, TOPICS.billing]) ctx.watchLag(DEFAULT_GROUP, topic);
-  return { name: 'ingest', stop: () => writer.stop() };
+  return {
+    name: 'ingest',
+    stop: async () => {
+      // Sources first: what they received is published before the writer drains the bus.
+      for (const s of sources)
+        await s.stop().catch((err: unknown) => log.error({ err, source: s.name }, 'stop failed'));
+      await writer.stop();
+    },
+  };
 }

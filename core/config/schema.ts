@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { billingConfig } from './ingest/billing.ts';
+import { filesConfig, jsonlConfig, syslogConfig } from './ingest/logs.ts';
+import { otlpConfig } from './ingest/otlp.ts';
+import { remoteWriteConfig } from './ingest/remote-write.ts';
+import { scrapeConfig } from './ingest/scrape.ts';
 
 /** Everything opsight can be told. Defaults make `npm start` work with no file at all. */
 
@@ -83,6 +88,19 @@ export const configSchema = z
         /** Listening beyond loopback without tokens is refused unless this is set. */
         allowAnonymous: z.boolean().default(false),
       })
+      .prefault({}),
+    /** Sources: each kind's options live in core/config/ingest/<kind>.ts. */
+    ingest: z
+      .object({
+        scrape: scrapeConfig,
+        remoteWrite: remoteWriteConfig,
+        otlp: otlpConfig,
+        syslog: syslogConfig,
+        jsonl: jsonlConfig,
+        files: filesConfig,
+        billing: billingConfig,
+      })
+      .strict()
       .prefault({}),
     writer: z
       .object({

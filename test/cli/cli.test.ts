@@ -180,6 +180,7 @@ async function startAndFeed(dir: string, env: Record<string, string>, database: 
 
   return {
     ch,
+    http,
     stop: () => {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
