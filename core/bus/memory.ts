@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type {
-  Bus,
-  BusBatch,
-  BusMessage,
-  OutgoingRecord,
-  PartitionLag,
-  SubscribeOptions,
-  Subscription,
-  TopicSpec,
+import {
+  BusUnavailableError,
+  type Bus,
+  type BusBatch,
+  type BusMessage,
+  type OutgoingRecord,
+  type PartitionLag,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicSpec,
 } from './types.ts';
 import { partitionFor } from './partitioner.ts';
 
@@ -37,6 +38,8 @@ export interface MemoryBusOptions {
   /** Retained messages per partition for topics nobody consumes. */
   retention?: number;
   retryDelayMs?: number;
+  /** How long publish waits for a lagging group before giving up with BusUnavailableError. */
+  publishTimeoutMs?: number;
   onHandlerError?: (err: unknown, topic: string, partition: number) => void;
 }
 
@@ -54,6 +57,7 @@ export class MemoryBus implements Bus {
       highWater: 200_000,
       retention: 100_000,
       retryDelayMs: 500,
+      publishTimeoutMs: 30_000,
       ...options,
     };
     this.events.setMaxListeners(0);
@@ -109,8 +113,26 @@ export class MemoryBus implements Bus {
   }
 
   private async waitForRoom(name: string, t: Topic): Promise<void> {
+    const deadline = Date.now() + this.opts.publishTimeoutMs;
     while (t.groups.size > 0 && this.behind(t) >= this.opts.highWater && !this.closed) {
-      await new Promise<void>((resolve) => this.events.once(`commit:${name}`, resolve));
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        // Nothing of this batch is in the log yet, so the sender can safely retry it whole.
+        throw new BusUnavailableError(
+          `in-process bus: ${name} is ${this.behind(t)} messages behind its consumers; retry later`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const onCommit = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          this.events.off(`commit:${name}`, onCommit);
+          resolve();
+        }, left);
+        this.events.once(`commit:${name}`, onCommit);
+      });
     }
   }
 

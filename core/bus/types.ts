@@ -74,3 +74,11 @@ export interface Bus {
   /** Graceful: closes subscriptions (draining in-flight batches), then producers. */
   close(): Promise<void>;
 }
+
+/**
+ * Publishing could not be done now (broker unreachable, in-process bus full past its wait):
+ * nothing of the batch was published, and the sender should retry later (HTTP 503).
+ */
+export class BusUnavailableError extends Error {
+  override readonly name = 'BusUnavailableError';
+}

@@ -176,12 +176,19 @@ export function mountRecordsApi(http: HttpApp, bus: Bus): void {
               );
             }
             const key = spec.key as (r: unknown) => string | null;
-            await withSpan('publish', { topic: spec.topic, records: valid.length }, () =>
-              bus.publish(
-                spec.topic,
-                valid.map((value) => ({ key: key(value), value })),
-              ),
-            );
+            try {
+              await withSpan('publish', { topic: spec.topic, records: valid.length }, () =>
+                bus.publish(
+                  spec.topic,
+                  valid.map((value) => ({ key: key(value), value })),
+                ),
+              );
+            } catch (err) {
+              // Retryable. The in-process bus refuses a batch whole; Kafka may have taken part of it
+              // before failing, so a resend can repeat those records (at-least-once).
+              res.set('Retry-After', '5');
+              throw new HttpError(503, 'unavailable', `bus unavailable: ${(err as Error).message}`);
+            }
             recordsIn.inc({ topic: spec.topic }, valid.length);
             res.status(202).json({ accepted: valid.length });
           } catch (err) {
