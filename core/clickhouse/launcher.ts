@@ -33,15 +33,15 @@ export function libchdbDir(): string {
   }
 }
 
-export function ensureLauncher(): string {
+export function ensureLauncher(options: { outPath?: string; cc?: string } = {}): string {
+  const out = options.outPath ?? launcherPath;
   const lib = libchdbDir();
-  const stamp = `${launcherPath}.lib`;
-  if (existsSync(launcherPath) && existsSync(stamp) && readFileSync(stamp, 'utf8') === lib)
-    return launcherPath;
-  mkdirSync(buildDir, { recursive: true });
-  const cc = process.env.CC ?? 'cc';
+  const stamp = `${out}.lib`;
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === lib) return out;
+  mkdirSync(dirname(out), { recursive: true });
+  const cc = options.cc ?? process.env.CC ?? 'cc';
   try {
-    execFileSync(cc, ['-O2', '-o', launcherPath, source, `-L${lib}`, '-l:libchdb.so', `-Wl,-rpath,${lib}`], {
+    execFileSync(cc, ['-O2', '-o', out, source, `-L${lib}`, '-l:libchdb.so', `-Wl,-rpath,${lib}`], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
   } catch (err) {
@@ -54,5 +54,5 @@ export function ensureLauncher(): string {
     );
   }
   writeFileSync(stamp, lib);
-  return launcherPath;
+  return out;
 }
