@@ -31,7 +31,8 @@ export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
     events: prometheusWriterEvents(),
     log: logger('writer'),
   });
-  for (const topic of [TOPICS.metrics, TOPICS.logs, TOPICS.billing]) ctx.watchLag(DEFAULT_GROUP, topic);
+  for (const topic of [TOPICS.metrics, TOPICS.logs, TOPICS.billing, TOPICS.traces])
+    ctx.watchLag(DEFAULT_GROUP, topic);
   return {
     name: 'ingest',
     stop: async () => {

@@ -1,4 +1,11 @@
 import type { Config } from '../core/config/schema.ts';
+import { billingSources } from './billing/source.ts';
+import { fileSources } from './logs/files.ts';
+import { jsonlSources } from './logs/jsonl.ts';
+import { syslogSources } from './logs/syslog.ts';
+import { remoteWriteSources } from './metrics/remote-write.ts';
+import { scrapeSources } from './metrics/scrape.ts';
+import { otlpSources } from './otlp/receiver.ts';
 import type { Source, SourceContext } from './source.ts';
 
 /**
@@ -7,7 +14,15 @@ import type { Source, SourceContext } from './source.ts';
  */
 type SourceFactory = (config: Config) => Source[];
 
-const factories: SourceFactory[] = [];
+const factories: SourceFactory[] = [
+  remoteWriteSources,
+  scrapeSources,
+  jsonlSources,
+  syslogSources,
+  fileSources,
+  otlpSources,
+  billingSources,
+];
 
 export function buildSources(config: Config): Source[] {
   return factories.flatMap((make) => make(config));

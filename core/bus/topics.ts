@@ -3,6 +3,7 @@ export const TOPICS = {
   metrics: 'opsight.metrics',
   logs: 'opsight.logs',
   billing: 'opsight.billing',
+  traces: 'opsight.traces',
   alerts: 'opsight.alerts',
   incidents: 'opsight.incidents',
 } as const;

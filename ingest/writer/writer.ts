@@ -11,6 +11,7 @@ import { StaleBatchError } from './errors.ts';
 import { billingMapping } from './map-billing.ts';
 import { logsMapping } from './map-logs.ts';
 import { metricsMapping } from './map-metrics.ts';
+import { tracesMapping } from './map-traces.ts';
 import type { TopicMapping } from './mapping.ts';
 import { RangeLog, compareOffsets, nextOffset, type OffsetRange } from './ranges.ts';
 import type { WriterEvents } from './stats.ts';
@@ -63,7 +64,12 @@ export interface Writer {
 
 export const DEFAULT_GROUP = 'opsight-writer';
 
-export const DEFAULT_MAPPINGS: TopicMapping<unknown>[] = [metricsMapping, logsMapping, billingMapping];
+export const DEFAULT_MAPPINGS: TopicMapping<unknown>[] = [
+  metricsMapping,
+  logsMapping,
+  billingMapping,
+  tracesMapping,
+];
 
 /** Messages encoded between yields to the event loop, so in-flight inserts keep streaming. */
 const YIELD_EVERY = 4096;

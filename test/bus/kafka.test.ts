@@ -108,7 +108,7 @@ describe('KafkaBus', () => {
     expect(() => encodeValue(circular)).toThrow(/circular/i);
   });
 
-  it('createBus picks Kafka when brokers are configured and topicSpecs lists the five topics', async () => {
+  it('createBus picks Kafka when brokers are configured and topicSpecs lists every topic', async () => {
     const withKafka = configSchema.parse({ kafka: { brokers, partitions: 3 } });
     const bus = createBus(withKafka);
     cleanup.push(() => bus.close());
@@ -116,7 +116,14 @@ describe('KafkaBus', () => {
     expect(await bus.ping()).toBe(true);
     const specs = topicSpecs(withKafka);
     expect(specs.map((s) => s.name).sort()).toEqual(
-      ['opsight.alerts', 'opsight.billing', 'opsight.incidents', 'opsight.logs', 'opsight.metrics'].sort(),
+      [
+        'opsight.alerts',
+        'opsight.billing',
+        'opsight.incidents',
+        'opsight.logs',
+        'opsight.metrics',
+        'opsight.traces',
+      ].sort(),
     );
     for (const s of specs) expect(s).toMatchObject({ partitions: 3, replicationFactor: 1 });
     const memory = createBus(configSchema.parse({}));

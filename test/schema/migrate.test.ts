@@ -28,6 +28,7 @@ const OWN_TABLES = [
   'dead_letters',
   'changes',
   'ingest_batches',
+  'billing_loads',
 ];
 
 /** Written out from the exporter's sqltemplates, independently of the schema modules. */
@@ -174,7 +175,7 @@ describe('migrate', () => {
       'PricingQuantity',
       'ConsumedQuantity',
     ]) {
-      expect(typeOf.get(money), money).toBe('Decimal(38, 10)');
+      expect(typeOf.get(money), money).toBe('Decimal(38, 15)');
     }
     for (const t of ['ChargePeriodStart', 'ChargePeriodEnd', 'BillingPeriodStart', 'BillingPeriodEnd']) {
       expect(typeOf.get(t), t).toBe("DateTime64(3, 'UTC')");

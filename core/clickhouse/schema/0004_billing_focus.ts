@@ -1,7 +1,8 @@
 import type { Migration } from '../ddl.ts';
 import { ATTRS, LC, ZSTD, col } from './columns.ts';
 
-const money = 'Decimal(38, 10)';
+// FOCUS exports carry up to 15 decimal places (quantities, some costs); 23 integer digits remain.
+const money = 'Decimal(38, 15)';
 const period = "DateTime64(3, 'UTC')";
 
 /**

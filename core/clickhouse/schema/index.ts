@@ -7,6 +7,7 @@ import { alertsIncidents } from './0005_alerts_incidents.ts';
 import { cmdbKedb } from './0006_cmdb_kedb.ts';
 import { detectorTables } from './0007_detector_tables.ts';
 import { pipeline } from './0008_pipeline.ts';
+import { billingLoads } from './0009_billing_loads.ts';
 
 /** Applied in this order; append only, never renumber or edit an applied one. */
 export const migrations: readonly Migration[] = [
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   cmdbKedb,
   detectorTables,
   pipeline,
+  billingLoads,
 ];

@@ -1,0 +1,111 @@
+import type { ClickHouseClient } from '../../core/clickhouse/client.ts';
+
+/**
+ * billing_loads: what each billing source loaded (path, size, mtime, SHA-256, billing periods),
+ * so each file loads once across restarts and a restatement knows which periods to replace.
+ * Created here with IF NOT EXISTS until it becomes a numbered migration.
+ */
+
+export const BILLING_LOADS = 'billing_loads';
+
+export type LoadStatus = 'loading' | 'done' | 'failed';
+
+export interface LoadRow {
+  source: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  status: LoadStatus;
+  periods: string[];
+  rows: number;
+  rejected: number;
+  error: string;
+}
+
+export const BILLING_LOADS_DDL = `CREATE TABLE IF NOT EXISTS ${BILLING_LOADS} (
+  source LowCardinality(String),
+  path String,
+  size UInt64,
+  mtime DateTime64(3, 'UTC'),
+  sha256 String,
+  status Enum8('loading' = 1, 'done' = 2, 'failed' = 3),
+  periods Array(DateTime64(3, 'UTC')),
+  rows UInt64,
+  rejected UInt64,
+  error String,
+  at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = MergeTree ORDER BY (source, path, at)`;
+
+export async function ensureLoadsTable(client: ClickHouseClient): Promise<void> {
+  await client.command({ query: BILLING_LOADS_DDL });
+}
+
+const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+export async function recordLoad(client: ClickHouseClient, row: LoadRow): Promise<void> {
+  await client.insert({
+    table: BILLING_LOADS,
+    format: 'JSONEachRow',
+    values: [
+      {
+        source: row.source,
+        path: row.path,
+        size: row.size,
+        mtime: ts(row.mtimeMs),
+        sha256: row.sha256,
+        status: row.status,
+        periods: row.periods.map((p) => ts(Date.parse(p))),
+        rows: row.rows,
+        rejected: row.rejected,
+        error: row.error.slice(0, 4096),
+        at: ts(Date.now()),
+      },
+    ],
+  });
+}
+
+export interface LoadedState {
+  /** Latest load per path. */
+  latest: Map<string, { size: number; mtimeMs: number; sha256: string; status: LoadStatus }>;
+  /** Content already loaded by this source, under any path. */
+  hashes: Set<string>;
+  /** Billing periods (ISO 8601) this source has rows for. */
+  periods: Set<string>;
+}
+
+export async function loadedState(client: ClickHouseClient, source: string): Promise<LoadedState> {
+  const latest = await client.query({
+    query: `SELECT path, argMax(size, at) AS size, toUnixTimestamp64Milli(argMax(mtime, at)) AS mtime,
+              argMax(sha256, at) AS sha256, toString(argMax(status, at)) AS status
+            FROM ${BILLING_LOADS} WHERE source = {source:String} GROUP BY path`,
+    query_params: { source },
+    format: 'JSONEachRow',
+  });
+  const done = await client.query({
+    // A failed or interrupted load may have published part of its periods: they count too.
+    query: `SELECT groupUniqArrayIf(sha256, status = 'done') AS hashes,
+              arrayMap(p -> toString(toUnixTimestamp64Milli(p)), groupUniqArrayArray(periods)) AS periods
+            FROM ${BILLING_LOADS} WHERE source = {source:String}`,
+    query_params: { source },
+    format: 'JSONEachRow',
+  });
+  type Latest = {
+    path: string;
+    size: string | number;
+    mtime: string | number;
+    sha256: string;
+    status: LoadStatus;
+  };
+  const [agg] = await done.json<{ hashes: string[]; periods: string[] }>();
+  return {
+    latest: new Map(
+      (await latest.json<Latest>()).map((r) => [
+        r.path,
+        { size: Number(r.size), mtimeMs: Number(r.mtime), sha256: r.sha256, status: r.status },
+      ]),
+    ),
+    hashes: new Set((agg?.hashes ?? []).filter(Boolean)),
+    periods: new Set((agg?.periods ?? []).map((p) => new Date(Number(p)).toISOString())),
+  };
+}

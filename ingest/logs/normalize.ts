@@ -1,0 +1,222 @@
+import type { Attributes, LogRecord } from '../../core/model/records.ts';
+import { parseSeverity, type NumberKind, type Severity } from './severity.ts';
+
+/**
+ * One parsed JSON log object -> a canonical LogRecord, accepting the field names of
+ * Logstash (`@timestamp`, `message`, `level`, `host.name`), Fluent Bit (`date`, `log`),
+ * Vector (`timestamp`, `message`, `host`, `source_type`), pino/bunyan (`time`, `msg`,
+ * `level`, `hostname`) and OTel-ish names. Everything not consumed becomes an attribute,
+ * nested objects flattened with dots. Pure: errors are returned, never thrown.
+ */
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9})\d*)?([Zz]|[+-]\d{2}:?\d{2})?$/;
+
+/** RFC 3339 (a missing zone is read as UTC) -> Unix nanoseconds, keeping sub-ms digits. */
+export function rfc3339Nanos(s: string): bigint | undefined {
+  const m = RFC3339.exec(s.trim());
+  if (!m) return undefined;
+  let zone = m[4] ?? 'Z';
+  if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const ms = Date.parse(`${m[1]}T${m[2]}${zone.toUpperCase()}`);
+  if (Number.isNaN(ms)) return undefined;
+  const frac = BigInt((m[3] ?? '').padEnd(9, '0'));
+  return BigInt(ms) * 1_000_000n + frac;
+}
+
+// Magnitude decides the unit: seconds until year ~5138, then ms, µs, ns.
+const S_LIMIT = 100_000_000_000n;
+const MS_LIMIT = S_LIMIT * 1000n;
+const US_LIMIT = MS_LIMIT * 1000n;
+
+/** Epoch seconds/ms/µs/ns as a decimal string (fraction allowed) -> Unix nanoseconds. */
+export function epochNanos(s: string): bigint | undefined {
+  const m = /^(\d{1,20})(?:\.(\d+))?$/.exec(s);
+  if (!m) return undefined;
+  const int = BigInt(m[1]!);
+  const frac = m[2] ?? '';
+  const scale = int < S_LIMIT ? 9 : int < MS_LIMIT ? 6 : int < US_LIMIT ? 3 : 0;
+  const fracNanos = scale === 0 ? 0n : BigInt(frac.slice(0, scale).padEnd(scale, '0'));
+  return int * 10n ** BigInt(scale) + fracNanos;
+}
+
+/** A timestamp field's value: RFC 3339 text, or epoch as a number or numeric string. */
+export function parseTimestamp(value: unknown): bigint | undefined {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) return undefined;
+    if (Number.isInteger(value)) return epochNanos(BigInt(value).toString());
+    // The shortest round-trip text keeps the digits the sender wrote (toFixed adds float noise).
+    const text = String(value);
+    return epochNanos(text.includes('e') ? value.toFixed(9) : text);
+  }
+  if (typeof value !== 'string') return undefined;
+  return epochNanos(value.trim()) ?? rfc3339Nanos(value);
+}
+
+const TIME_KEYS = ['timestamp', '@timestamp', 'time', 'ts', 'date', 'timeUnixNano', 'time_unix_nano'];
+const BODY_KEYS = ['body', 'message', 'msg', 'log', 'MESSAGE'];
+const SEVERITY_KEYS: [string, NumberKind][] = [
+  ['severity_text', 'otel'],
+  ['severityText', 'otel'],
+  ['severity', 'otel'],
+  ['severity_number', 'otel'],
+  ['severityNumber', 'otel'],
+  ['level', 'pino'],
+  ['log.level', 'otel'],
+  ['loglevel', 'otel'],
+  ['syslog.severity', 'syslog'],
+  ['syslog_severity', 'syslog'],
+];
+const HOST_KEYS = ['host.name', 'host.hostname', 'hostname', 'host'];
+const TRACE_KEYS = ['trace_id', 'traceId', 'trace.id', 'traceid'];
+const SPAN_KEYS = ['span_id', 'spanId', 'span.id', 'spanid'];
+
+export type Flat = Map<string, string | number | boolean>;
+
+/** Flattens nested objects with dots; arrays stay JSON text, nulls are dropped. */
+export function flatten(
+  obj: Record<string, unknown>,
+  into: Flat = new Map(),
+  prefix = '',
+  skip?: string,
+): Flat {
+  for (const key in obj) {
+    if (key === skip) continue;
+    const v = obj[key];
+    const k = prefix ? `${prefix}.${key}` : key;
+    if (v === null || v === undefined) continue;
+    if (typeof v === 'object') {
+      if (Array.isArray(v)) into.set(k, JSON.stringify(v));
+      else flatten(v as Record<string, unknown>, into, k);
+    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') into.set(k, v);
+  }
+  return into;
+}
+
+function take(flat: Flat, keys: readonly string[]): string | number | boolean | undefined {
+  for (const k of keys) {
+    const v = flat.get(k);
+    if (v !== undefined) {
+      flat.delete(k);
+      return v;
+    }
+  }
+  return undefined;
+}
+
+const HEX = /^[0-9a-fA-F]+$/;
+
+function takeId(flat: Flat, keys: readonly string[], hexLength: number): string | undefined {
+  for (const k of keys) {
+    const v = flat.get(k);
+    if (typeof v === 'string' && v.length === hexLength && HEX.test(v)) {
+      flat.delete(k);
+      return v.toLowerCase();
+    }
+  }
+  return undefined;
+}
+
+export interface NormalizeOptions {
+  serviceNameAttributes: readonly string[];
+  /** Used when the object has no timestamp; also the observed time. */
+  nowNanos: bigint;
+}
+
+export type Normalized = { ok: true; record: LogRecord } | { ok: false; error: string };
+
+export function normalizeJsonLog(obj: unknown, options: NormalizeOptions): Normalized {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    return {
+      ok: false,
+      error: `expected a JSON object, got ${Array.isArray(obj) ? 'an array' : typeof obj}`,
+    };
+  const o = obj as Record<string, unknown>;
+
+  // The body is taken before flattening so that an object body stays one JSON value.
+  let body: string | undefined;
+  for (const k of BODY_KEYS) {
+    const v = o[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'object' && k !== 'body') continue; // e.g. ECS `log: {level}` is not a body
+    body = typeof v === 'string' ? v : JSON.stringify(v);
+    return finish(flatten(o, new Map(), '', k), body, options);
+  }
+  return { ok: false, error: `no body: expected one of ${BODY_KEYS.join(', ')}` };
+}
+
+// One request shares one observed time: its decimal text is made once, not per record.
+let lastNow = -1n;
+let lastNowText = '';
+function nowText(n: bigint): string {
+  if (n !== lastNow) [lastNow, lastNowText] = [n, n.toString()];
+  return lastNowText;
+}
+
+function finish(flat: Flat, body: string, options: NormalizeOptions): Normalized {
+  let time = options.nowNanos;
+  for (const k of TIME_KEYS) {
+    const v = flat.get(k);
+    if (v === undefined) continue;
+    const t = parseTimestamp(v);
+    if (t === undefined)
+      return {
+        ok: false,
+        error: `${k}: ${JSON.stringify(v)} is not an RFC 3339 time or epoch seconds/ms/µs/ns`,
+      };
+    time = t;
+    flat.delete(k);
+    break;
+  }
+
+  let severity: Severity = { number: 0, text: '' };
+  for (const [k, kind] of SEVERITY_KEYS) {
+    const v = flat.get(k);
+    if (v === undefined) continue;
+    const s = parseSeverity(v, kind);
+    if (s) {
+      severity = s;
+      flat.delete(k);
+      break;
+    }
+    // An unknown level word is kept as the text, unspecified number, as OTel does.
+    if (typeof v === 'string' && v.trim() !== '' && severity.text === '') {
+      severity = { number: 0, text: v };
+      flat.delete(k);
+    }
+  }
+
+  const resource: Attributes = {};
+  let serviceName = '';
+  for (const k of options.serviceNameAttributes) {
+    const v = flat.get(k);
+    if (v !== undefined && v !== '' && typeof v !== 'boolean') {
+      serviceName = String(v);
+      flat.delete(k);
+      break;
+    }
+  }
+  if (serviceName) resource['service.name'] = serviceName;
+  const host = take(flat, HOST_KEYS);
+  if (host !== undefined && host !== '') resource['host.name'] = String(host);
+
+  const traceId = takeId(flat, TRACE_KEYS, 32);
+  const spanId = takeId(flat, SPAN_KEYS, 16);
+
+  const attributes: Attributes = {};
+  for (const [k, v] of flat) attributes[k] = String(v);
+
+  const observed = nowText(options.nowNanos);
+  const record: LogRecord = {
+    timeUnixNano: time === options.nowNanos ? observed : time.toString(),
+    observedTimeUnixNano: observed,
+    severityNumber: severity.number,
+    severityText: severity.text,
+    body,
+    resource,
+    attributes,
+    serviceName,
+  };
+  if (traceId) record.traceId = traceId;
+  if (spanId) record.spanId = spanId;
+  return { ok: true, record };
+}

@@ -1,0 +1,398 @@
+import type { NextFunction, Request, Response } from 'express';
+import { TOPICS } from '../../core/bus/topics.ts';
+import type { Bus, OutgoingRecord } from '../../core/bus/types.ts';
+import type { Config } from '../../core/config/schema.ts';
+import { HttpError } from '../../core/http/errors.ts';
+import { recordsIn } from '../../core/metrics.ts';
+import type { Attributes, MetricPoint } from '../../core/model/records.ts';
+import { withSpan } from '../../core/telemetry.ts';
+import { seriesKey } from '../http/records.ts';
+import { SourceStats, type Source, type SourceContext, type SourceState } from '../source.ts';
+import {
+  DecodeError,
+  decodeWriteRequest,
+  isStaleMarker,
+  labelsOf,
+  MetricKind,
+  type Label,
+  type MetricMetadata,
+  type TimeSeries,
+  type WriteRequest,
+} from './prompb.ts';
+
+/**
+ * The Prometheus remote_write 1.0 receiver: POST /api/v1/write with a snappy-compressed
+ * protobuf WriteRequest. Every sample becomes a MetricPoint on the metrics topic, labelled as
+ * the OpenTelemetry Prometheus receiver does: `job` -> service.name, `instance` ->
+ * service.instance.id (resource), the other labels -> point attributes.
+ *
+ * Answers: 204 stored; 400 for a body that does not decode or for invalid series (the valid
+ * series of the same request are kept, as Prometheus's own receiver does: a 400 is not
+ * retried, so dropping them would lose them); 415 for another Content-Type/-Encoding
+ * (e.g. remote_write 2.0); 503 when the bus cannot take the records (senders retry 5xx).
+ */
+
+export const REMOTE_WRITE_PATH = '/api/v1/write';
+
+/** Anything past 2300 is past what DateTime64(9) stores; the writer would dead-letter it. */
+const MAX_MS = 10_413_792_000_000;
+const MAX_ERRORS = 20;
+/** Metric families remembered from metadata; Prometheus sends them apart from samples. */
+const MAX_FAMILIES = 100_000;
+/** Sample-name suffixes of a family (text format and OpenMetrics). */
+const SUFFIXES = ['_total', '_bucket', '_count', '_sum', '_created', '_info', '_gcount', '_gsum'];
+
+type Shape = Pick<MetricPoint, 'type' | 'monotonic' | 'temporality' | 'unit' | 'description'>;
+
+const GAUGE: Shape = { type: 'gauge' };
+
+function sum(monotonic: boolean, family?: MetricMetadata): Shape {
+  return { type: 'sum', temporality: 'cumulative', monotonic, ...describe(family) };
+}
+
+function describe(family?: MetricMetadata): Pick<MetricPoint, 'unit' | 'description'> {
+  return { unit: family?.unit || undefined, description: family?.help || undefined };
+}
+
+/**
+ * Metric types from remote_write metadata. remote_write 1.0 samples carry no type, and
+ * Prometheus sends metadata in requests of their own (every metadata_config.send_interval),
+ * so families are remembered across requests: a series is a gauge until its family's
+ * metadata has been seen, then a counter's samples become monotonic cumulative sums.
+ */
+export class MetadataCache {
+  private families = new Map<string, MetricMetadata>();
+  /** Bumped when a family is new or changed: cached series shapes are then recomputed. */
+  version = 0;
+
+  add(metadata: MetricMetadata[]): void {
+    for (const m of metadata) {
+      if (!m.metricFamilyName) continue;
+      const known = this.families.get(m.metricFamilyName);
+      if (!known || known.type !== m.type || known.help !== m.help || known.unit !== m.unit) this.version++;
+      this.families.delete(m.metricFamilyName);
+      if (this.families.size >= MAX_FAMILIES) {
+        // Oldest first (Map order): a family still in use is re-added by its next metadata send.
+        this.families.delete(this.families.keys().next().value!);
+      }
+      this.families.set(m.metricFamilyName, m);
+    }
+  }
+
+  /** How a series named `name` is stored. */
+  shape(name: string): Shape {
+    if (this.families.size === 0) return GAUGE;
+    const exact = this.families.get(name);
+    if (exact) return exact.type === MetricKind.COUNTER ? sum(true, exact) : { ...GAUGE, ...describe(exact) };
+    for (const suffix of SUFFIXES) {
+      if (!name.endsWith(suffix)) continue;
+      const family = this.families.get(name.slice(0, -suffix.length));
+      if (!family) continue;
+      switch (family.type) {
+        case MetricKind.COUNTER:
+          return suffix === '_total' ? sum(true, family) : { ...GAUGE, ...describe(family) };
+        case MetricKind.HISTOGRAM:
+        case MetricKind.SUMMARY:
+          if (suffix === '_bucket' || suffix === '_count') return sum(true, family);
+          // A sum of observations may fall (negative observations): cumulative, not monotonic.
+          if (suffix === '_sum') return sum(false, family);
+          return { ...GAUGE, ...describe(family) };
+        default:
+          return { ...GAUGE, ...describe(family) };
+      }
+    }
+    return GAUGE;
+  }
+}
+
+/** `{__name__="up", job="node"}`, shortened for error messages. */
+function seriesText(labels: Label[]): string {
+  const text = `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ')}}`;
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+/** Why a label set cannot be stored, as Prometheus validates it; undefined when valid. */
+function labelProblem(labels: Label[]): string | undefined {
+  const seen = new Set<string>();
+  for (const l of labels) {
+    if (l.name === '') return 'a label with an empty name';
+    if (seen.has(l.name)) return `duplicate label name ${JSON.stringify(l.name)}`;
+    seen.add(l.name);
+  }
+  if (!seen.has('__name__')) return 'no __name__ label (the metric name)';
+  return undefined;
+}
+
+export interface Mapped {
+  records: OutgoingRecord<MetricPoint>[];
+  /** Samples and native histograms in the request, stale markers excluded. */
+  received: number;
+  rejected: number;
+  staleMarkers: number;
+  rejectedSeries: number;
+  errors: string[];
+}
+
+/** A label set, mapped once and reused while the sender keeps sending it. */
+interface Series {
+  problem: string | undefined;
+  name: string;
+  resource: Attributes;
+  attributes: Attributes;
+  key: string;
+  shape: Shape;
+  version: number;
+}
+
+/** Label sets remembered (Prometheus resends the same ones every scrape); cleared when full. */
+const MAX_SERIES = 200_000;
+
+/** Decoded WriteRequests -> metric points; invalid series are reported, the rest kept. */
+export class RequestMapper {
+  readonly metadata = new MetadataCache();
+  private series = new Map<string, Series>();
+
+  map(request: WriteRequest): Mapped {
+    this.metadata.add(request.metadata);
+    const out: Mapped = {
+      records: [],
+      received: 0,
+      rejected: 0,
+      staleMarkers: 0,
+      rejectedSeries: 0,
+      errors: [],
+    };
+    const fail = (ts: TimeSeries, n: number, problem: string) => {
+      out.rejected += n;
+      if (out.errors.length < MAX_ERRORS) {
+        const text = ts.labels ? seriesText(ts.labels) : '(labels unreadable)';
+        out.errors.push(`series ${text}: ${problem}`);
+      }
+    };
+    for (const ts of request.timeseries) {
+      const { samples, histograms } = ts;
+      out.received += samples.length + histograms;
+      const series = this.lookup(request, ts);
+      if (series.problem) {
+        out.rejectedSeries++;
+        if (!ts.labels) labelsOrNone(request, ts);
+        fail(ts, samples.length + histograms, series.problem);
+        continue;
+      }
+      if (histograms > 0) {
+        labelsOrNone(request, ts);
+        fail(ts, histograms, 'native histograms are not supported (send classic histograms)');
+      }
+      const { name, resource, attributes, key, shape } = series;
+      for (const s of samples) {
+        if (isStaleMarker(s.value)) {
+          out.staleMarkers++;
+          out.received--;
+          continue;
+        }
+        const ms = s.timestamp;
+        if (!(ms >= 0 && ms < MAX_MS)) {
+          labelsOrNone(request, ts);
+          fail(ts, 1, `sample timestamp ${ms} ms is outside 1970..2300`);
+          continue;
+        }
+        out.records.push({
+          key,
+          value: {
+            name,
+            type: shape.type,
+            unit: shape.unit,
+            description: shape.description,
+            resource,
+            attributes,
+            timeUnixNano: `${ms}000000`,
+            value: s.value,
+            temporality: shape.temporality,
+            monotonic: shape.monotonic,
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  private lookup(request: WriteRequest, ts: TimeSeries): Series {
+    const cacheKey = ts.labelsKey;
+    let series = cacheKey === undefined ? undefined : this.series.get(cacheKey);
+    if (!series) {
+      series = this.build(request, ts);
+      if (cacheKey !== undefined) {
+        if (this.series.size >= MAX_SERIES) this.series.clear();
+        this.series.set(cacheKey, series);
+      }
+    } else if (series.version !== this.metadata.version && !series.problem) {
+      series.shape = this.metadata.shape(series.name);
+      series.version = this.metadata.version;
+    }
+    return series;
+  }
+
+  private build(request: WriteRequest, ts: TimeSeries): Series {
+    const series: Series = {
+      problem: undefined,
+      name: '',
+      resource: {},
+      attributes: {},
+      key: '',
+      shape: GAUGE,
+      version: this.metadata.version,
+    };
+    let labels: Label[];
+    try {
+      labels = labelsOf(request, ts);
+    } catch (err) {
+      series.problem = (err as Error).message;
+      return series;
+    }
+    series.problem = labelProblem(labels);
+    if (series.problem) return series;
+    for (const { name: k, value } of labels) {
+      if (k === '__name__') series.name = value;
+      else if (k === 'job') series.resource['service.name'] = value;
+      else if (k === 'instance') series.resource['service.instance.id'] = value;
+      else series.attributes[k] = value;
+    }
+    series.shape = this.metadata.shape(series.name);
+    series.key = seriesKey(series);
+    return series;
+  }
+}
+
+/** Labels for an error message; undefined stays when they cannot be decoded. */
+function labelsOrNone(request: WriteRequest, ts: TimeSeries): void {
+  try {
+    labelsOf(request, ts);
+  } catch {
+    // reported as the series' problem
+  }
+}
+
+/** remote_write 1.0 only; 2.0 senders fall back to 1.0 on a 415. */
+function checkHeaders(req: Request, _res: Response, next: NextFunction): void {
+  const contentType = req.headers['content-type'] ?? '';
+  const [media = '', ...params] = contentType.split(';').map((s) => s.trim());
+  const proto = params.find((p) => p.toLowerCase().startsWith('proto='))?.slice('proto='.length);
+  const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (media.toLowerCase() !== 'application/x-protobuf' || (proto && proto !== 'prometheus.WriteRequest')) {
+    next(
+      new HttpError(
+        415,
+        'unsupported_media_type',
+        `Content-Type ${JSON.stringify(contentType)} is not supported: remote_write 1.0 sends application/x-protobuf (proto=prometheus.WriteRequest)`,
+      ),
+    );
+    return;
+  }
+  if (encoding !== 'snappy') {
+    next(
+      new HttpError(
+        415,
+        'unsupported_media_type',
+        `Content-Encoding ${JSON.stringify(encoding || 'identity')} is not supported: remote_write sends snappy`,
+      ),
+    );
+    return;
+  }
+  // The body parser refuses encodings it cannot inflate itself; snappy is undone in decode.
+  delete req.headers['content-encoding'];
+  next();
+}
+
+export class RemoteWriteSource implements Source {
+  readonly name = 'remote_write';
+  readonly kind = 'remote_write';
+  private readonly stats = new SourceStats(this.name, this.kind);
+  private readonly mapper = new RequestMapper();
+  private readonly inFlight = new Set<Promise<void>>();
+  private bus: Bus | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: Config['ingest']['remoteWrite']) {}
+
+  start(ctx: SourceContext): Promise<void> {
+    this.bus = ctx.bus;
+    ctx.http.route(
+      'post',
+      REMOTE_WRITE_PATH,
+      'ingest',
+      checkHeaders,
+      ctx.http.body.raw('*/*'),
+      (req: Request, res: Response, next: NextFunction) => {
+        const work = this.handle(req, res).catch(next);
+        this.inFlight.add(work);
+        void work.finally(() => this.inFlight.delete(work));
+      },
+    );
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.inFlight);
+  }
+
+  state(): SourceState {
+    return this.stats.state();
+  }
+
+  private handle(req: Request, res: Response): Promise<void> {
+    return withSpan('receive', { 'opsight.kind': 'metrics', 'http.route': REMOTE_WRITE_PATH }, async () => {
+      if (this.stopped) throw unavailable(res, 'opsight is shutting down');
+      const body: unknown = req.body;
+      let request: WriteRequest;
+      try {
+        request = decodeWriteRequest(
+          Buffer.isBuffer(body) ? body : Buffer.alloc(0),
+          this.options.maxDecodedBytes,
+        );
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        this.stats.reject(0, err.message);
+        throw new HttpError(400, 'bad_request', err.message);
+      }
+      const mapped = this.mapper.map(request);
+      this.stats.receive(mapped.received);
+      const n = mapped.records.length;
+      if (n > 0) {
+        try {
+          await withSpan('publish', { topic: TOPICS.metrics, records: n }, () =>
+            this.bus!.publish(TOPICS.metrics, mapped.records),
+          );
+        } catch (err) {
+          const message = `the bus did not take the samples, retry: ${(err as Error).message}`;
+          this.stats.reject(0, message);
+          throw unavailable(res, message);
+        }
+        recordsIn.inc({ topic: TOPICS.metrics }, n);
+        this.stats.accept(n);
+      }
+      if (mapped.errors.length > 0) {
+        this.stats.reject(mapped.rejected, mapped.errors[0]!);
+        const series = mapped.rejectedSeries
+          ? `${mapped.rejectedSeries} of ${request.timeseries.length} series, `
+          : '';
+        throw new HttpError(
+          400,
+          'bad_request',
+          `${series}${mapped.rejected} samples rejected, ${n} accepted: ${mapped.errors[0]}`,
+          { errors: mapped.errors },
+        );
+      }
+      res.status(204).end();
+    });
+  }
+}
+
+function unavailable(res: Response, message: string): HttpError {
+  res.set('Retry-After', '1');
+  return new HttpError(503, 'unavailable', message);
+}
+
+export function remoteWriteSources(config: Config): Source[] {
+  return config.ingest.remoteWrite.enabled ? [new RemoteWriteSource(config.ingest.remoteWrite)] : [];
+}
