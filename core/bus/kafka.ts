@@ -72,26 +72,51 @@ const MAX_SEND_BYTES = 900 * 1024;
 const MAX_CONNECT_DELAY_MS = 10_000;
 const DEFAULT_MAX_BATCH = 10_000;
 
-const bigintReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+/**
+ * JSON has no bigint and turns NaN and ±Infinity into null, yet both occur in records (int64
+ * offsets and nanoseconds; NaN gauges, +Inf bucket bounds). They travel as decimal strings
+ * (bigint) and as NUL-prefixed marker strings (non-finite numbers) that decodeValue restores.
+ */
+const NONFINITE: Record<string, number> = {
+  '\u0000NaN': NaN,
+  '\u0000Infinity': Infinity,
+  '\u0000-Infinity': -Infinity,
+};
+
+const fullReplacer = (_k: string, v: unknown) => {
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number' && !Number.isFinite(v)) return `\u0000${v}`;
+  return v;
+};
+
+const nonFiniteReviver = (_k: string, v: unknown) =>
+  typeof v === 'string' && v.charCodeAt(0) === 0 && v in NONFINITE ? NONFINITE[v] : v;
 
 /**
- * JSON with bigints as decimal strings. A replacer slows JSON.stringify by ~40% and a thrown
- * TypeError far more, so an encoder starts without one and keeps it once a value needed it:
- * the records of one batch look alike.
+ * A replacer slows JSON.stringify by ~40% and a thrown TypeError far more, so an encoder starts
+ * without one and keeps it once a value needed it (the records of one batch look alike). A plain
+ * encoding that contains `null` is redone with the replacer: the null may have been a NaN.
  */
 export function jsonEncoder(): (value: unknown) => Buffer | null {
-  let replacer: typeof bigintReplacer | undefined;
+  let sticky = false;
   return (value) => {
     if (value === undefined) return null;
-    if (replacer) return Buffer.from(JSON.stringify(value, replacer));
+    if (sticky) return Buffer.from(JSON.stringify(value, fullReplacer));
+    let text: string;
     try {
-      return Buffer.from(JSON.stringify(value));
+      text = JSON.stringify(value);
     } catch (err) {
       if (!(err instanceof TypeError) || !/bigint/i.test(err.message)) throw err;
-      replacer = bigintReplacer;
-      return Buffer.from(JSON.stringify(value, replacer));
+      sticky = true;
+      return Buffer.from(JSON.stringify(value, fullReplacer));
     }
+    return Buffer.from(text.includes('null') ? JSON.stringify(value, fullReplacer) : text);
   };
+}
+
+/** The inverse of jsonEncoder: restores NaN and ±Infinity; the reviver runs only when needed. */
+export function decodeValue(text: string): unknown {
+  return text.includes('\\u0000') ? JSON.parse(text, nonFiniteReviver) : JSON.parse(text);
 }
 
 export const encodeValue = (value: unknown): Buffer | null => jsonEncoder()(value);
@@ -574,7 +599,7 @@ class KafkaSubscription {
       let value: unknown = null;
       if (m.value) {
         try {
-          value = JSON.parse(m.value.toString('utf8'));
+          value = decodeValue(m.value.toString('utf8'));
         } catch (err) {
           // Not ours (we only publish JSON): skipping beats blocking the partition forever.
           this.log.error(

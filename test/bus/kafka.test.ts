@@ -97,6 +97,33 @@ describe('KafkaBus', () => {
     for (const key of keys) expect(seen.get('kafka')!.get(key)).toBe(seen.get('memory')!.get(key));
   });
 
+  it('carries NaN and ±Infinity through the broker, which JSON alone would turn into null', async () => {
+    const kafka = kafkaBus();
+    cleanup.push(() => kafka.close());
+    const topic = uid('t-nonfinite');
+    await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+    const sent = { value: NaN, bounds: [0.5, Infinity], low: -Infinity, missing: null, label: 'NaN', t: 5n };
+    await kafka.publish(topic, [{ key: 'k', value: sent }]);
+    const got: unknown[] = [];
+    const sub = await kafka.subscribe({
+      group: uid('g'),
+      topics: [topic],
+      handler: async (batch) => {
+        got.push(...batch.messages.map((m) => m.value));
+      },
+    });
+    cleanup.push(() => sub.close());
+    await waitFor(() => got.length === 1, 'the record');
+    expect(got[0]).toEqual({
+      value: NaN,
+      bounds: [0.5, Infinity],
+      low: -Infinity,
+      missing: null,
+      label: 'NaN',
+      t: '5',
+    });
+  });
+
   it('serialises bigint values as decimal strings', async () => {
     expect(encodeValue({ t: 1_700_000_000_123_456_789n, n: 1 })!.toString()).toBe(
       '{"t":"1700000000123456789","n":1}',
