@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +26,7 @@ import { familiesToPoints } from '../ingest/metrics/prom-points.ts';
 import { ScrapeTarget } from '../ingest/metrics/scrape-target.ts';
 import { SourceStats } from '../ingest/source.ts';
 import { WriterCounters, startWriter } from '../ingest/writer/index.ts';
+import { freePort } from '../core/net.ts';
 
 const { values: args } = parseArgs({
   options: { copies: { type: 'string', default: '50' }, scrapes: { type: 'string', default: '4' } },
@@ -48,14 +49,6 @@ go_gc_duration_seconds{quantile="1"} 0.00082
 go_gc_duration_seconds_sum 0.0123
 go_gc_duration_seconds_count 211
 `;
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function nodeExporterOutput(): Promise<{ text: string; from: string }> {
   const port = await freePort();

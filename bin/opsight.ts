@@ -6,6 +6,7 @@ import { LauncherError } from '../core/clickhouse/launcher.ts';
 import { ConfigError, loadConfig, maskSecrets, type LoadedConfig } from '../core/config/load.ts';
 import { setLogLevel } from '../core/log.ts';
 import { ROLE_NAMES, type RoleName, type RoleStarter } from '../core/role.ts';
+import type { SourceState } from '../ingest/source.ts';
 
 /**
  * The `opsight` command: parses arguments and calls into core/ and the role folders. Heavy
@@ -165,21 +166,11 @@ program
       process.exitCode = 1;
       return;
     }
-    const { sources } = (await res.json()) as { sources: SourceRow[] };
+    const { sources } = (await res.json()) as { sources: SourceState[] };
     process.stdout.write(formatSources(sources));
   });
 
-interface SourceRow {
-  name: string;
-  kind: string;
-  received: number;
-  accepted: number;
-  rejected: number;
-  lastError?: { at: string; message: string };
-  lagSeconds?: number;
-}
-
-function formatSources(sources: SourceRow[]): string {
+function formatSources(sources: SourceState[]): string {
   if (sources.length === 0) return 'no sources configured (only the /api/v1/records API)\n';
   const rows = [
     ['source', 'kind', 'received', 'accepted', 'rejected', 'lag s', 'last error'],

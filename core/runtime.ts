@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createBus, topicSpecs } from './bus/index.ts';
 import type { Bus } from './bus/types.ts';
 import { connect, targetFromConfig, type ClickHouseClient } from './clickhouse/client.ts';
@@ -37,8 +38,6 @@ export function assertSafeListen(config: Config): void {
     );
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A remote ClickHouse that is down at start is waited for, with backoff and a log line per try. */
 async function waitForClickHouse(url: string): Promise<void> {

@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { logger } from '../log.ts';
+import { freePort } from '../net.ts';
 import { ensureLauncher, launcherPath } from './launcher.ts';
 
 /**
@@ -83,20 +84,6 @@ export async function ping(url: string, timeoutMs = 1000): Promise<boolean> {
     return false;
   }
 }
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolvePort(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The running embedded server of dataDir, if any (for `opsight clickhouse`). */
 export async function findRunning(dataDir: string): Promise<{ url: string; pid: number } | undefined> {

@@ -2,6 +2,7 @@ import type { Bus, OutgoingRecord } from '../../core/bus/types.ts';
 import { TOPICS } from '../../core/bus/topics.ts';
 import type { ClickHouseClient } from '../../core/clickhouse/client.ts';
 import type { BillingLine } from '../../core/model/records.ts';
+import { billingKey } from '../keys.ts';
 import { writeBillingDeadLetters } from './dead-letters.ts';
 import { FocusFileError, parseFocusCsv } from './focus.ts';
 import { openBillingFile } from './open-file.ts';
@@ -36,9 +37,6 @@ export interface LoadResult {
   periods: string[];
 }
 
-/** Series identity of a cost line: one account's service lands on one partition. */
-const keyOf = (l: BillingLine) => `${l.ProviderName}|${l.SubAccountId ?? ''}|${l.ServiceName}`;
-
 export async function loadFocusFile(t: LoadTarget, o: LoadFileOptions): Promise<LoadResult> {
   const topic = t.topic ?? TOPICS.billing;
   const periods = new Set<string>();
@@ -57,7 +55,7 @@ export async function loadFocusFile(t: LoadTarget, o: LoadFileOptions): Promise<
         await o.beforePeriod?.(l.BillingPeriodStart);
         periods.add(l.BillingPeriodStart);
       }
-      const records: OutgoingRecord<BillingLine>[] = lines.map((l) => ({ key: keyOf(l), value: l }));
+      const records: OutgoingRecord<BillingLine>[] = lines.map((l) => ({ key: billingKey(l), value: l }));
       if (records.length) await t.bus.publish(topic, records);
       await writeBillingDeadLetters(t.clickhouse, o.sourceName, o.sourceFile, problems);
       rows += lines.length;

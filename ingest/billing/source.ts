@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -31,7 +32,6 @@ import { ensureLoadsTable, loadedState, recordLoad, type LoadedState } from './l
  */
 
 const LAG_WAIT_MS = 5 * 60_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');

@@ -7,6 +7,7 @@ import type { HttpApp } from '../../core/http/app.ts';
 import { recordsIn } from '../../core/metrics.ts';
 import type { BillingLine, LogRecord, MetricPoint } from '../../core/model/records.ts';
 import { withSpan } from '../../core/telemetry.ts';
+import { billingKey, logKey, seriesKey } from '../keys.ts';
 
 /**
  * opsight's native ingest API: canonical records as JSON (an array, or NDJSON), validated and
@@ -96,23 +97,14 @@ const specs = {
   logs: {
     schema: logSchema,
     topic: TOPICS.logs,
-    key: (l: LogRecord) => l.serviceName || l.resource['service.name'] || null,
+    key: (l: LogRecord) => logKey(l),
   },
   billing: {
     schema: billingSchema,
     topic: TOPICS.billing,
-    key: (b: BillingLine) => `${b.ProviderName}|${b.SubAccountId ?? ''}|${b.ServiceName}`,
+    key: (b: BillingLine) => billingKey(b),
   },
 };
-
-/** Series identity: the metric, its resource's service and its sorted attributes. */
-export function seriesKey(m: Pick<MetricPoint, 'name' | 'resource' | 'attributes'>): string {
-  const labels = Object.keys(m.attributes)
-    .sort()
-    .map((k) => `${k}=${m.attributes[k]}`)
-    .join(',');
-  return `${m.resource['service.name'] ?? ''}|${m.name}{${labels}}`;
-}
 
 const MAX_ERRORS = 20;
 

@@ -10,6 +10,7 @@ import type { LogRecord } from '../../core/model/records.ts';
 import { SourceStats, type Source, type SourceContext } from '../source.ts';
 import { CheckpointStore, type Checkpoint } from './checkpoints.ts';
 import { normalizeJsonLog } from './normalize.ts';
+import { logKey } from '../keys.ts';
 
 /**
  * File tailing: polls globs, follows each file by device + inode so that rotation by rename
@@ -319,7 +320,7 @@ export class FileSource implements Source {
     this.stats.receive(records.length);
     await this.bus!.publish(
       TOPICS.logs,
-      records.map((value) => ({ key: value.serviceName || null, value })),
+      records.map((value) => ({ key: logKey(value), value })),
     );
     this.stats.accept(records.length);
     recordsIn.inc({ topic: TOPICS.logs }, records.length);

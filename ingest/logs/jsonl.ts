@@ -7,6 +7,7 @@ import type { LogRecord } from '../../core/model/records.ts';
 import { withSpan } from '../../core/telemetry.ts';
 import { SourceStats, type Source, type SourceContext } from '../source.ts';
 import { normalizeJsonLog } from './normalize.ts';
+import { logKey } from '../keys.ts';
 
 /**
  * `POST /api/v1/logs/jsonl`: one JSON log object a line (Logstash, Fluent Bit, Vector, pino
@@ -147,7 +148,7 @@ export class JsonlSource implements Source {
             }
             await bus.publish(
               TOPICS.logs,
-              result.records.map((value) => ({ key: value.serviceName || null, value })),
+              result.records.map((value) => ({ key: logKey(value), value })),
             );
             this.stats.accept(result.records.length);
             recordsIn.inc({ topic: TOPICS.logs }, result.records.length);

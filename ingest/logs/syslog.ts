@@ -9,6 +9,7 @@ import type { Attributes, LogRecord } from '../../core/model/records.ts';
 import { SourceStats, type Source, type SourceContext } from '../source.ts';
 import { fromSyslog } from './severity.ts';
 import { FACILITIES, parseSyslog, type SyslogMessage } from './syslog-parse.ts';
+import { logKey } from '../keys.ts';
 
 /**
  * Syslog receiver: RFC 5424 and RFC 3164 over TCP (octet counting or newline framing, chosen
@@ -211,7 +212,7 @@ class Publisher {
         try {
           await this.bus.publish(
             TOPICS.logs,
-            batch.map((value) => ({ key: value.serviceName || null, value })),
+            batch.map((value) => ({ key: logKey(value), value })),
           );
           this.stats.accept(batch.length);
           recordsIn.inc({ topic: TOPICS.logs }, batch.length);

@@ -6,7 +6,7 @@ import { HttpError } from '../../core/http/errors.ts';
 import { recordsIn } from '../../core/metrics.ts';
 import type { Attributes, MetricPoint } from '../../core/model/records.ts';
 import { withSpan } from '../../core/telemetry.ts';
-import { seriesKey } from '../http/records.ts';
+import { seriesKey } from '../keys.ts';
 import { SourceStats, type Source, type SourceContext, type SourceState } from '../source.ts';
 import {
   DecodeError,

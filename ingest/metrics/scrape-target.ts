@@ -3,7 +3,7 @@ import { TOPICS } from '../../core/bus/topics.ts';
 import { durationMs, scrapeTimeoutMs, type ScrapeJobConfig } from '../../core/config/ingest/scrape.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Attributes, MetricPoint } from '../../core/model/records.ts';
-import { seriesKey } from '../http/records.ts';
+import { seriesKey } from '../keys.ts';
 import type { SourceStats } from '../source.ts';
 import { formatOf, parseExposition } from './exposition.ts';
 import { familiesToPoints, mergeLabels, msToNanos } from './prom-points.ts';

@@ -7,7 +7,7 @@ import { recordsIn } from '../../core/metrics.ts';
 import type { LogRecord, MetricPoint } from '../../core/model/records.ts';
 import type { Span } from '../../core/model/span.ts';
 import { withSpan } from '../../core/telemetry.ts';
-import { seriesKey } from '../http/records.ts';
+import { logKey, seriesKey } from '../keys.ts';
 import { SourceStats, type Source, type SourceContext } from '../source.ts';
 import {
   CONTENT_TYPES,
@@ -42,7 +42,7 @@ const SIGNALS: { [S in Signal]: SignalSpec<unknown> } = {
   logs: {
     topic: TOPICS.logs,
     convert: convertLogs,
-    key: (l) => (l as LogRecord).serviceName || null,
+    key: (l) => logKey(l as LogRecord),
   },
   // A whole trace on one partition, as it is on one shard in ClickHouse.
   traces: { topic: TOPICS.traces, convert: convertTraces, key: (s) => (s as Span).traceId },

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import client from 'prom-client';
@@ -11,6 +11,7 @@ import { configSchema } from '../../core/config/schema.ts';
 import { startRuntime, type Runtime } from '../../core/runtime.ts';
 import { startIngestRole } from '../../ingest/role.ts';
 import { testDatabase, waitFor, type TestDatabase } from '../writer/support.ts';
+import { freePort } from '../../core/net.ts';
 
 /**
  * The scrape source end to end: opsight's ingest role (startRuntime) scraping a real prom-client
@@ -35,14 +36,6 @@ const listen = (s: Server) =>
   new Promise<string>((r) =>
     s.listen(0, '127.0.0.1', () => r(`127.0.0.1:${(s.address() as AddressInfo).port}`)),
   );
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A prom-client app: one registry per format, the same four metrics in both. */
 function promClientServer(): Server {
