@@ -31,7 +31,16 @@ export interface HttpApp {
     ...handlers: RequestHandler[]
   ): void;
   /** Body parsers honouring the configured size limit. */
-  body: { json: RequestHandler; raw: (type?: string | string[]) => RequestHandler; text: RequestHandler };
+  body: {
+    json: RequestHandler;
+    /**
+     * The raw body as a Buffer. Encodings in `undecoded` (e.g. snappy, which the body parser
+     * cannot inflate and would refuse) are left for the route to undo; the size limit then
+     * applies to the encoded bytes, so the route must bound what it inflates.
+     */
+    raw: (type?: string | string[], options?: { undecoded?: string[] }) => RequestHandler;
+    text: RequestHandler;
+  };
   listen(): Promise<{ server: Server; address: string; close(): Promise<void> }>;
 }
 
@@ -90,7 +99,21 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   const body = {
     json: express.json({ limit: bodyLimit, type: ['application/json', 'application/*+json'] }),
-    raw: (type: string | string[] = '*/*') => express.raw({ limit: bodyLimit, type }),
+    raw: (type: string | string[] = '*/*', options: { undecoded?: string[] } = {}): RequestHandler => {
+      const parse = express.raw({ limit: bodyLimit, type });
+      const undecoded = new Set((options.undecoded ?? []).map((e) => e.toLowerCase()));
+      if (undecoded.size === 0) return parse;
+      return (req, res, next) => {
+        const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+        if (!undecoded.has(encoding)) return parse(req, res, next);
+        // body-parser refuses encodings it cannot inflate: hide this one from it, then restore it.
+        delete req.headers['content-encoding'];
+        parse(req, res, (err?: unknown) => {
+          req.headers['content-encoding'] = encoding;
+          next(err);
+        });
+      };
+    },
     text: express.text({ limit: bodyLimit, type: ['text/*', 'application/x-ndjson'] }),
   };
 

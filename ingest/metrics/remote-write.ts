@@ -298,8 +298,6 @@ function checkHeaders(req: Request, _res: Response, next: NextFunction): void {
     );
     return;
   }
-  // The body parser refuses encodings it cannot inflate itself; snappy is undone in decode.
-  delete req.headers['content-encoding'];
   next();
 }
 
@@ -321,7 +319,8 @@ export class RemoteWriteSource implements Source {
       REMOTE_WRITE_PATH,
       'ingest',
       checkHeaders,
-      ctx.http.body.raw('*/*'),
+      // Snappy is undone in decode, which bounds the inflated size (maxDecodedBytes).
+      ctx.http.body.raw('*/*', { undecoded: ['snappy'] }),
       (req: Request, res: Response, next: NextFunction) => {
         const work = this.handle(req, res).catch(next);
         this.inFlight.add(work);

@@ -30,6 +30,18 @@ describe('HTTP app', () => {
     http.route('post', '/api/v1/echo', 'ingest', http.body.json, (req, res) => {
       res.json({ got: req.body as unknown });
     });
+    http.route(
+      'post',
+      '/api/v1/raw',
+      'ingest',
+      http.body.raw('*/*', { undecoded: ['snappy'] }),
+      (req, res) => {
+        res.json({ bytes: (req.body as Buffer).length, encoding: req.headers['content-encoding'] ?? null });
+      },
+    );
+    http.route('post', '/api/v1/raw-plain', 'ingest', http.body.raw(), (req, res) => {
+      res.json({ bytes: (req.body as Buffer).length });
+    });
     http.route('get', '/api/v1/things', 'read', (_req, res) => {
       res.json({ things: [] });
     });
@@ -104,5 +116,20 @@ describe('HTTP app', () => {
     const missing = await call('/nope', adminToken);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: 'not_found', message: 'no route for GET /nope' });
+  });
+
+  it('leaves encodings a route undoes itself to that route, and refuses them elsewhere', async () => {
+    const post = (path: string) =>
+      call(path, ingestToken, {
+        method: 'POST',
+        body: Buffer.from([1, 2, 3, 4]),
+        headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' },
+      });
+    const passed = await post('/api/v1/raw');
+    expect(passed.status).toBe(200);
+    expect(await passed.json()).toEqual({ bytes: 4, encoding: 'snappy' });
+    const refused = await post('/api/v1/raw-plain');
+    expect(refused.status).toBe(415);
+    expect(((await refused.json()) as { error: string }).error).toBe('unsupported_media_type');
   });
 });
