@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
 /**
+ * Billing export formats: FOCUS 1.0–1.2 itself, and the providers' native exports mapped onto
+ * FOCUS columns (AWS CUR 2.0, Azure cost-management export, GCP detailed export, OCI cost report).
+ */
+export const BILLING_FORMATS = ['auto', 'focus', 'aws-cur', 'azure', 'gcp', 'oci'] as const;
+export type BillingFormat = (typeof BILLING_FORMATS)[number];
+
+/**
  * `ingest.billing`: billing export sources (owned by ingest/billing/). Each watches a directory
  * for export files and loads each once; a corrected file for a billing period replaces it.
  */
@@ -11,8 +18,8 @@ const directorySource = z
     path: z.string().min(1, 'a directory path'),
     /** Glob relative to path. */
     pattern: z.string().min(1).default('**/*.{csv,csv.gz}'),
-    /** `auto` reads the header: FOCUS is the only format so far. */
-    format: z.enum(['focus', 'auto']).default('auto'),
+    /** `auto` tells the format from the file (extension, header). */
+    format: z.enum(BILLING_FORMATS).default('auto'),
     intervalSeconds: z.number().positive('seconds > 0').default(300),
   })
   .strict();
