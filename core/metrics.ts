@@ -71,3 +71,24 @@ export const sourceRecords = new Counter({
   labelNames: ['source', 'outcome'] as const,
   registers: [registry],
 });
+
+export const detectorTracked = new Gauge({
+  name: 'opsight_detector_tracked',
+  help: 'Series, templates or cost series each detector keeps state for.',
+  labelNames: ['detector'] as const,
+  registers: [registry],
+});
+
+export const detectorScored = new Counter({
+  name: 'opsight_detector_scored_total',
+  help: 'Points, log lines or cost rows scored by each detector.',
+  labelNames: ['detector'] as const,
+  registers: [registry],
+});
+
+export const detectorAlerts = new Counter({
+  name: 'opsight_detector_alerts_total',
+  help: 'Alert transitions raised by detectors, by kind and status (firing, resolved).',
+  labelNames: ['detector', 'kind', 'status'] as const,
+  registers: [registry],
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { costDetectConfig } from './detect/cost.ts';
 import { billingConfig } from './ingest/billing.ts';
 import { filesConfig, jsonlConfig, syslogConfig } from './ingest/logs.ts';
 import { otlpConfig } from './ingest/otlp.ts';
@@ -99,6 +100,15 @@ export const configSchema = z
         jsonl: jsonlConfig,
         files: filesConfig,
         billing: billingConfig,
+      })
+      .strict()
+      .prefault({}),
+    /** Detectors: each kind's options live in core/config/detect/<kind>.ts. */
+    detect: z
+      .object({
+        /** How often detectors save their per-series state to detector_state. */
+        checkpointSeconds: z.number().positive().default(60),
+        cost: costDetectConfig,
       })
       .strict()
       .prefault({}),
