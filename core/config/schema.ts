@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { costDetectConfig } from './detect/cost.ts';
+import { healthDetectConfig } from './detect/health.ts';
 import { billingConfig } from './ingest/billing.ts';
 import { filesConfig, jsonlConfig, syslogConfig } from './ingest/logs.ts';
 import { otlpConfig } from './ingest/otlp.ts';
@@ -108,6 +109,7 @@ export const configSchema = z
       .object({
         /** How often detectors save their per-series state to detector_state. */
         checkpointSeconds: z.number().positive().default(60),
+        health: healthDetectConfig,
         cost: costDetectConfig,
       })
       .strict()
