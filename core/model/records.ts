@@ -133,10 +133,22 @@ export interface Incident {
   alertCount: number;
   affectedCis: string[];
   rootCauses: { ci: string; score: number; reason: string }[];
-  knownErrors: { id: string; score: number; workaround: string }[];
+  knownErrors: { id: string; score: number; workaround: string; title?: string; reason?: string }[];
   timeline: { at: string; event: string }[];
   firstSeen: string;
   lastSeen: string;
   notified: string[];
   version: number;
+  /** P1..P5 from impact (CI criticality) × urgency (alert severity). */
+  priority?: string;
+  /** CIs that depend on the root cause (transitively) and the other affected CIs. */
+  blastRadius?: string[];
+  /** Per affected CI: first alert (Unix ms), strongest score, alert count. */
+  affected?: { ci: string; onset: number; maxScore: number; alerts: number }[];
+  /** Changes on the affected CIs shortly before onset, most suspect first. */
+  changes?: { id: string; ci: string; time: string; kind: string; description: string; link: string; score: number }[];
+  acknowledgedAt?: string;
+  resolvedAt?: string;
+  /** Cost incidents: account|service|day they group by. */
+  costKey?: string;
 }

@@ -1,0 +1,115 @@
+import type { Ci, CiRelation } from './model.ts';
+
+/**
+ * The CMDB dependency graph. Edges are stored both ways: `upstream` (what a CI depends on, the
+ * relation's child) and `downstream` (its dependents, the relation's parent). Hop distances
+ * ignore direction (two services sharing a database are 2 hops apart); blast radius follows
+ * dependents only.
+ */
+export class CiGraph {
+  private readonly cis = new Map<string, Ci>();
+  private readonly upstream = new Map<string, Set<string>>();
+  private readonly downstream = new Map<string, Set<string>>();
+
+  addCi(ci: Ci): void {
+    this.cis.set(ci.id, ci);
+  }
+
+  removeCi(id: string): void {
+    this.cis.delete(id);
+    for (const u of this.upstream.get(id) ?? []) this.downstream.get(u)?.delete(id);
+    for (const d of this.downstream.get(id) ?? []) this.upstream.get(d)?.delete(id);
+    this.upstream.delete(id);
+    this.downstream.delete(id);
+  }
+
+  addRelation(r: CiRelation): void {
+    if (r.parent === r.child) return;
+    link(this.upstream, r.parent, r.child);
+    link(this.downstream, r.child, r.parent);
+  }
+
+  removeRelation(r: CiRelation): void {
+    this.upstream.get(r.parent)?.delete(r.child);
+    this.downstream.get(r.child)?.delete(r.parent);
+  }
+
+  get(id: string): Ci | undefined {
+    return this.cis.get(id);
+  }
+
+  all(): IterableIterator<Ci> {
+    return this.cis.values();
+  }
+
+  get size(): number {
+    return this.cis.size;
+  }
+
+  /** What `id` depends on, directly. */
+  dependencies(id: string): ReadonlySet<string> {
+    return this.upstream.get(id) ?? EMPTY;
+  }
+
+  /** What depends on `id`, directly. */
+  dependents(id: string): ReadonlySet<string> {
+    return this.downstream.get(id) ?? EMPTY;
+  }
+
+  /**
+   * Undirected hop distance from `from` to each CI within `maxHops` (BFS; stops early once
+   * every target is found). Missing from the map: farther or unconnected.
+   */
+  distances(from: string, maxHops: number, targets?: ReadonlySet<string>): Map<string, number> {
+    const dist = new Map<string, number>([[from, 0]]);
+    let frontier = [from];
+    let found = targets?.has(from) ? 1 : 0;
+    for (let hop = 1; hop <= maxHops && frontier.length; hop++) {
+      const next: string[] = [];
+      for (const id of frontier) {
+        for (const n of this.dependencies(id)) visit(n);
+        for (const n of this.dependents(id)) visit(n);
+      }
+      frontier = next;
+      if (targets && found >= targets.size) break;
+      function visit(n: string) {
+        if (dist.has(n)) return;
+        dist.set(n, hop);
+        next.push(n);
+        if (targets?.has(n)) found++;
+      }
+    }
+    return dist;
+  }
+
+  /** Everything that depends on `id`, transitively (the blast radius of a fault in `id`). */
+  allDependents(id: string, limit = 10_000): Set<string> {
+    return this.closure(id, this.downstream, limit);
+  }
+
+  /** Everything `id` depends on, transitively. */
+  allDependencies(id: string, limit = 10_000): Set<string> {
+    return this.closure(id, this.upstream, limit);
+  }
+
+  private closure(id: string, edges: Map<string, Set<string>>, limit: number): Set<string> {
+    const out = new Set<string>();
+    const stack = [id];
+    while (stack.length && out.size < limit) {
+      for (const n of edges.get(stack.pop()!) ?? []) {
+        if (n === id || out.has(n)) continue;
+        out.add(n);
+        stack.push(n);
+      }
+    }
+    return out;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+function link(m: Map<string, Set<string>>, from: string, to: string) {
+  let s = m.get(from);
+  if (!s) m.set(from, (s = new Set()));
+  s.add(to);
+}

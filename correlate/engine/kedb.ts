@@ -1,0 +1,176 @@
+import type { Alert } from '../../core/model/records.ts';
+import type { Ci, KnownError } from './model.ts';
+
+/**
+ * Known-error matching. A known error's symptoms are patterns on alert fields
+ * (`alertname=HighErrorRatio`, `label.code=5..`, `annotation.summary~timeout`), log template ids
+ * (`template:<id>`), or plain text compared with the alerts' summaries by word overlap. Its
+ * scope (CI classes or services) must include an affected CI when given. The score mixes the
+ * share of symptoms present, scope and the title's similarity; below the threshold nothing is
+ * attached: no link is better than a wrong one.
+ */
+export interface KnownErrorMatch {
+  id: string;
+  score: number;
+  workaround: string;
+  title: string;
+  reason: string;
+}
+
+interface Compiled {
+  ke: KnownError;
+  patterns: ((a: Alert) => boolean)[];
+  texts: Set<string>[];
+  titleWords: Set<string>;
+}
+
+const FIELD = /^([a-z_]+(?:\.[A-Za-z0-9_.-]+)?)\s*(=|~|!=)\s*(.+)$/;
+
+export class KnownErrorMatcher {
+  private compiled: Compiled[] = [];
+
+  constructor(
+    knownErrors: Iterable<KnownError> = [],
+    private readonly threshold = 0.6,
+  ) {
+    this.load(knownErrors);
+  }
+
+  load(knownErrors: Iterable<KnownError>): void {
+    this.compiled = [];
+    for (const ke of knownErrors) {
+      if (/retired|closed|cancel/i.test(ke.status)) continue;
+      const patterns: Compiled['patterns'] = [];
+      const texts: Set<string>[] = [];
+      for (const s of ke.symptoms) {
+        const p = compilePattern(s);
+        if (p) patterns.push(p);
+        else if (words(s).size) texts.push(words(s));
+      }
+      this.compiled.push({ ke, patterns, texts, titleWords: words(ke.title) });
+    }
+  }
+
+  get size(): number {
+    return this.compiled.length;
+  }
+
+  match(alerts: Alert[], cis: Ci[]): KnownErrorMatch[] {
+    const text = words(
+      alerts
+        .map(
+          (a) =>
+            `${a.labels.alertname ?? ''} ${a.annotations.summary ?? ''} ${a.annotations.description ?? ''}`,
+        )
+        .join(' '),
+    );
+    const scopes = new Set<string>();
+    for (const ci of cis) {
+      scopes.add(ci.class.toLowerCase());
+      if (ci.service) scopes.add(ci.service.toLowerCase());
+      scopes.add(ci.name.toLowerCase());
+    }
+    const out: KnownErrorMatch[] = [];
+    for (const c of this.compiled) {
+      const scoped =
+        c.ke.scope.length === 0 ? 0.5 : c.ke.scope.some((s) => scopes.has(s.toLowerCase())) ? 1 : 0;
+      if (scoped === 0) continue;
+      const total = c.patterns.length + c.texts.length;
+      if (!total) continue;
+      let hits = 0;
+      for (const p of c.patterns) if (alerts.some(p)) hits++;
+      let textHits = 0;
+      for (const t of c.texts) textHits += overlap(t, text) >= 0.6 ? 1 : 0;
+      hits += textHits;
+      if (hits === 0) continue;
+      const share = hits / total;
+      const title = overlap(c.titleWords, text);
+      const score = 0.6 * share + 0.25 * scoped + 0.15 * title;
+      if (score < this.threshold) continue;
+      out.push({
+        id: c.ke.id,
+        title: c.ke.title,
+        workaround: c.ke.workaround,
+        score: Math.round(score * 1000) / 1000,
+        reason: `${hits} of ${total} symptoms present${c.ke.scope.length ? `, in scope (${c.ke.scope.join(', ')})` : ''}`,
+      });
+    }
+    return out.sort((a, b) => b.score - a.score).slice(0, 3);
+  }
+}
+
+function compilePattern(s: string): ((a: Alert) => boolean) | undefined {
+  const t = /^template:(.+)$/.exec(s.trim());
+  if (t) {
+    const id = t[1]!.trim();
+    return (a) => a.labels.template_id === id;
+  }
+  const m = FIELD.exec(s.trim());
+  if (!m) return undefined;
+  const [, field, op, value] = m;
+  let re: RegExp;
+  try {
+    // `=` is a whole-value match (as Alertmanager matchers), `~` a search.
+    re = new RegExp(op === '~' ? value! : `^(?:${value!})$`, 'i');
+  } catch {
+    return undefined;
+  }
+  const get = getter(field!);
+  if (!get) return undefined;
+  return op === '!=' ? (a) => !re.test(get(a) ?? '') : (a) => re.test(get(a) ?? '');
+}
+
+function getter(field: string): ((a: Alert) => string | undefined) | undefined {
+  if (field.startsWith('label.')) return (a) => a.labels[field.slice(6)];
+  if (field.startsWith('annotation.')) return (a) => a.annotations[field.slice(11)];
+  switch (field) {
+    case 'alertname':
+      return (a) => a.labels.alertname;
+    case 'service':
+      return (a) => a.service ?? a.labels.service;
+    case 'kind':
+      return (a) => a.kind;
+    case 'severity':
+      return (a) => a.severity;
+    case 'summary':
+      return (a) => a.annotations.summary;
+    case 'template':
+      return (a) => a.labels.template_id ?? a.labels.template;
+    default:
+      return (a) => a.labels[field];
+  }
+}
+
+const STOP = new Set([
+  'the',
+  'a',
+  'an',
+  'of',
+  'to',
+  'in',
+  'on',
+  'is',
+  'are',
+  'for',
+  'and',
+  'or',
+  'with',
+  'at',
+  'by',
+  'from',
+]);
+
+export function words(s: string): Set<string> {
+  const out = new Set<string>();
+  for (const w of s.toLowerCase().split(/[^a-z0-9]+/))
+    if (w.length > 1 && !STOP.has(w) && !/^\d+$/.test(w)) out.add(w);
+  return out;
+}
+
+/** Share of `a`'s words found in `b`. */
+function overlap(a: Set<string>, b: Set<string>): number {
+  if (!a.size) return 0;
+  let n = 0;
+  for (const w of a) if (b.has(w)) n++;
+  return n / a.size;
+}
