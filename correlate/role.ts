@@ -1,11 +1,137 @@
+import { TOPICS } from '../core/bus/topics.ts';
+import type { BusBatch, Subscription } from '../core/bus/types.ts';
 import { logger } from '../core/log.ts';
+import type { Alert, Incident } from '../core/model/records.ts';
 import type { RoleContext, RunningRole } from '../core/role.ts';
+import { Correlator, type IncidentEvent } from './engine/correlator.ts';
+import { KnownErrorMatcher } from './engine/kedb.ts';
+import { mountIncidentApi } from './http/incidents.ts';
+import { mountAlertIntake } from './http/intake.ts';
+import { latestAlerts, storeAlerts } from './store/alerts.ts';
+import { loadChanges, loadCis, loadKnownErrors, loadRelations, saveDiscovered } from './store/cmdb.ts';
+import { queryIncidents, saveIncidents } from './store/incidents.ts';
 
 /**
- * The correlate role: alert intake, dedup, grouping into incidents, notification. Its stages
- * register here as they land; until then the role starts and reports that it runs none.
+ * The correlate role: alerts from opsight.alerts (detectors, and the Alertmanager and generic
+ * intake endpoints, which publish there) are stored in `alerts` and fed to the correlator;
+ * every incident change is stored as a new version in `incidents` and published on
+ * opsight.incidents for the notifiers. Incident state lives in memory and is rebuilt from
+ * ClickHouse at start. One correlator consumes the alert topic: grouping needs every alert,
+ * so run one active correlate process (others stand by in the same consumer group).
  */
-export async function startCorrelateRole(_ctx: RoleContext): Promise<RunningRole> {
-  logger('correlate').info({ stages: [] }, 'correlate role started with no stages configured');
-  return { name: 'correlate', stop: async () => {} };
+export const CORRELATE_GROUP = 'opsight-correlate';
+
+export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole> {
+  const log = logger('correlate');
+  const cfg = ctx.config.correlate;
+  const s = (x: number) => x * 1000;
+  const correlator = new Correlator(
+    {
+      groupWindowMs: s(cfg.groupWindowSeconds),
+      maxHops: cfg.maxHops,
+      flapWindowMs: s(cfg.flapWindowSeconds),
+      quietPeriodMs: s(cfg.quietPeriodSeconds),
+      changeWindowMs: s(cfg.changeWindowSeconds),
+      rules: cfg.rules.map((r) => ({ name: r.name, labels: r.labels, windowMs: s(r.windowSeconds) })),
+    },
+    { kedb: new KnownErrorMatcher([], cfg.kedbThreshold) },
+  );
+
+  const refresh = async () => {
+    const [cis, rels, kes, changes] = await Promise.all([
+      loadCis(ctx.clickhouse),
+      loadRelations(ctx.clickhouse),
+      loadKnownErrors(ctx.clickhouse),
+      loadChanges(ctx.clickhouse, Date.now() - s(cfg.changeWindowSeconds + cfg.groupWindowSeconds)),
+    ]);
+    for (const ci of cis) correlator.graph.addCi(ci);
+    for (const r of rels) correlator.graph.addRelation(r);
+    for (const c of changes) correlator.changes.add(c);
+    correlator.kedb.load(kes);
+    correlator.cmdbChanged();
+    return { cis: cis.length, relations: rels.length, knownErrors: kes.length, changes: changes.length };
+  };
+  const loaded = await refresh();
+
+  // Open incidents, and resolved ones that an alert may still flap back into.
+  const since = new Date(
+    Date.now() - s(Math.max(cfg.flapWindowSeconds, cfg.groupWindowSeconds)),
+  ).toISOString();
+  const stored = [
+    ...(await queryIncidents(ctx.clickhouse, { status: ['open', 'acknowledged'], limit: 100_000 })),
+    ...(await queryIncidents(ctx.clickhouse, { status: ['resolved'], since, limit: 100_000 })),
+  ];
+  const members = await latestAlerts(ctx.clickhouse, [
+    ...new Set(stored.flatMap((i) => i.alertFingerprints)),
+  ]);
+  correlator.restore(stored, members, Date.now());
+  log.info({ ...loaded, restoredIncidents: stored.length }, 'correlator loaded');
+
+  // Serialised: a flush stores versions in order and never overlaps another.
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => (flushing = flushing.then(() => persist(correlator.drain())));
+  const persist = async (events: IncidentEvent[]) => {
+    const discovered = correlator.drainDiscovered();
+    if (discovered.length) await saveDiscovered(ctx.clickhouse, discovered);
+    if (!events.length) return;
+    const latest = new Map<string, Incident>();
+    for (const e of events) latest.set(e.incident.id, e.incident);
+    await saveIncidents(ctx.clickhouse, [...latest.values()]);
+    // Notifiers want every meaningful transition, not the coalesced state.
+    const notable = events.filter((e) => e.type !== 'updated');
+    if (notable.length)
+      await ctx.bus.publish(
+        TOPICS.incidents,
+        notable.map((e) => ({ key: e.incident.id, value: e })),
+      );
+  };
+
+  const handle = async (batch: BusBatch<Alert>) => {
+    const alerts = batch.messages.map((m) => m.value);
+    const first = batch.messages[0]!.offset;
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    await storeAlerts(
+      ctx.clickhouse,
+      alerts,
+      Date.now(),
+      `${batch.topic}:${batch.partition}:${first}:${last}`,
+    );
+    const now = Date.now();
+    for (const a of alerts) correlator.ingest(a, now);
+    await flush();
+  };
+  const sub: Subscription = await ctx.bus.subscribe<Alert>({
+    group: CORRELATE_GROUP,
+    topics: [TOPICS.alerts],
+    handler: handle,
+  });
+  ctx.watchLag(CORRELATE_GROUP, TOPICS.alerts);
+
+  mountAlertIntake(ctx.http, ctx.bus, cfg.fingerprintLabels);
+  mountIncidentApi(ctx.http, ctx.clickhouse, correlator, flush);
+
+  let ticks = 0;
+  let ticking: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (ticking) return;
+    ticking = (async () => {
+      correlator.tick(Date.now());
+      // The CMDB, KEDB and changes may be imported by another process: re-read now and then.
+      if (++ticks % 6 === 0) await refresh();
+      await flush();
+    })()
+      .catch((err: unknown) => log.warn({ err }, 'correlator tick failed'))
+      .finally(() => (ticking = undefined));
+  }, s(cfg.tickSeconds));
+  timer.unref();
+
+  return {
+    name: 'correlate',
+    stop: async () => {
+      clearInterval(timer);
+      await ticking;
+      await sub.close();
+      await flush().catch((err: unknown) => log.error({ err }, 'final incident flush failed'));
+    },
+  };
 }

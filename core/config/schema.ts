@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { correlateConfig } from './correlate.ts';
 import { costDetectConfig } from './detect/cost.ts';
 import { healthDetectConfig } from './detect/health.ts';
 import { billingConfig } from './ingest/billing.ts';
@@ -114,6 +115,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    correlate: correlateConfig,
     writer: z
       .object({
         maxRows: z.number().int().positive().default(100_000),

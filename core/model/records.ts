@@ -151,4 +151,6 @@ export interface Incident {
   resolvedAt?: string;
   /** Cost incidents: account|service|day they group by. */
   costKey?: string;
+  /** The service of the top root-cause CI, for filters and dashboards. */
+  service?: string;
 }

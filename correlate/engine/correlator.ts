@@ -578,6 +578,8 @@ export class Correlator {
   }
 
   private snapshot(inc: IncidentState): Incident {
+    const rootCi = inc.rootCauses[0] && this.graph.get(inc.rootCauses[0].ci);
+    const service = rootCi ? rootCi.service || rootCi.name : undefined;
     return {
       id: inc.id,
       status: inc.status,
@@ -598,6 +600,7 @@ export class Correlator {
       ...(inc.acknowledgedAt ? { acknowledgedAt: iso(inc.acknowledgedAt) } : {}),
       ...(inc.resolvedAt ? { resolvedAt: iso(inc.resolvedAt) } : {}),
       ...(inc.costKey ? { costKey: inc.costKey } : {}),
+      ...(service ? { service } : {}),
       notified: inc.notified,
       version: inc.version,
     };

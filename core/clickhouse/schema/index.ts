@@ -8,6 +8,7 @@ import { cmdbKedb } from './0006_cmdb_kedb.ts';
 import { detectorTables } from './0007_detector_tables.ts';
 import { pipeline } from './0008_pipeline.ts';
 import { billingLoads } from './0009_billing_loads.ts';
+import { incidentTriage } from './0011_incident_triage.ts';
 
 /** Applied in this order; append only, never renumber or edit an applied one. */
 export const migrations: readonly Migration[] = [
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   detectorTables,
   pipeline,
   billingLoads,
+  incidentTriage,
 ];
