@@ -46,4 +46,3 @@ export function endTime(v: string | undefined): string | undefined {
 export function fingerprintFor(labels: Record<string, string>, keys: readonly string[]): string {
   return fingerprintOf(labels, keys.length ? keys : undefined);
 }
-
