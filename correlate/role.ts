@@ -7,6 +7,7 @@ import { Correlator, type IncidentEvent } from './engine/correlator.ts';
 import { KnownErrorMatcher } from './engine/kedb.ts';
 import { mountIncidentApi } from './http/incidents.ts';
 import { mountAlertIntake } from './http/intake.ts';
+import { Dispatcher } from './notify/dispatcher.ts';
 import { latestAlerts, storeAlerts } from './store/alerts.ts';
 import { loadChanges, loadCis, loadKnownErrors, loadRelations, saveDiscovered } from './store/cmdb.ts';
 import { queryIncidents, saveIncidents } from './store/incidents.ts';
@@ -107,6 +108,14 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
   });
   ctx.watchLag(CORRELATE_GROUP, TOPICS.alerts);
 
+  const dispatcher = new Dispatcher(ctx.config.notify, {
+    bus: ctx.bus,
+    clickhouse: ctx.clickhouse,
+    log: logger('notify'),
+    ownerGroup: (ci) => correlator.graph.get(ci)?.ownerGroup,
+  });
+  await dispatcher.start();
+
   mountAlertIntake(ctx.http, ctx.bus, cfg.fingerprintLabels);
   mountIncidentApi(ctx.http, ctx.clickhouse, correlator, flush);
 
@@ -132,6 +141,7 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
       await ticking;
       await sub.close();
       await flush().catch((err: unknown) => log.error({ err }, 'final incident flush failed'));
+      await dispatcher.stop();
     },
   };
 }

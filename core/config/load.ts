@@ -50,7 +50,15 @@ function parseTokens(v: string): unknown {
     });
 }
 
-const SECRET_KEYS = new Set(['password', 'token']);
+const SECRET_KEYS = new Set([
+  'password',
+  'token',
+  'secretAccessKey',
+  'sessionToken',
+  'secret',
+  'routingKey',
+  'webhookUrl',
+]);
 
 export interface LoadOptions {
   /** Explicit --config path; must exist. */

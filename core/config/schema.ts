@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { correlateConfig } from './correlate.ts';
 import { costDetectConfig } from './detect/cost.ts';
+import { notifyConfig } from './notify.ts';
 import { healthDetectConfig } from './detect/health.ts';
 import { billingConfig } from './ingest/billing.ts';
 import { filesConfig, jsonlConfig, syslogConfig } from './ingest/logs.ts';
@@ -116,6 +117,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     correlate: correlateConfig,
+    notify: notifyConfig,
     writer: z
       .object({
         maxRows: z.number().int().positive().default(100_000),
