@@ -1,8 +1,10 @@
 /**
- * Billing rows/s, FOCUS CSV end to end into ClickHouse with the in-process bus (the billing
- * source's file loader -> bus -> writer -> billing_focus), beside ClickHouse parsing the same
- * CSV itself (HTTP POST, FORMAT CSVWithNames via input(), converted into the same table) in
- * the same run, as a ratio, with peak RSS of this process.
+ * Billing rows/s, FOCUS CSV and FOCUS Parquet end to end into ClickHouse with the in-process
+ * bus (the billing source's file loader -> bus -> writer -> billing_focus), each beside
+ * ClickHouse reading the same file itself (HTTP POST of the file into input(), converted into
+ * the same table) in the same run, as a ratio, with the peak RSS sampled during each load.
+ * The Parquet file is the CSV's rows exported by ClickHouse with typed columns (Decimal money,
+ * DateTime64, Map tags; zstd; row groups of 50k rows).
  *
  *   npx tsx bench/ingest-billing.ts [--rows 300000]
  *
@@ -10,8 +12,9 @@
  * 44 columns, AWS/Microsoft/Oracle). ClickHouse: CLICKHOUSE_URL, else an embedded server in
  * a temp directory. The pipeline runs first so the RSS figure is the pipeline's own peak.
  */
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { pipeline as pipeline_ } from 'node:stream/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
@@ -21,12 +24,14 @@ import { MemoryBus } from '../core/bus/memory.ts';
 import { startEmbedded, type EmbeddedClickHouse } from '../core/clickhouse/embedded.ts';
 import { migrate } from '../core/clickhouse/migrate.ts';
 import { replaceRootLogger } from '../core/log.ts';
-import { loadFocusFile } from '../ingest/billing/load-file.ts';
+import { loadBillingFile } from '../ingest/billing/load-file.ts';
 import { WriterCounters, startWriter } from '../ingest/writer/index.ts';
 
 const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '300000' } } });
 const ROWS = Number(args.rows);
 const SAMPLE = '/work/shared/data/focus/focus_sample.csv';
+const PARQUET_ROW_GROUP = 50_000;
+const loadAverage = async () => loadavg().map((x) => x.toFixed(2));
 
 replaceRootLogger(pino({ level: 'warn' }));
 const dir = mkdtempSync(join(tmpdir(), 'opsight-bench-billing-'));
@@ -105,31 +110,34 @@ async function main() {
     return Number((await rs.json<{ n: string }>())[0]!.n);
   };
 
-  // 1. the pipeline
-  const bus = new MemoryBus({ defaultPartitions: 4 });
-  const counters = new WriterCounters();
-  const writer = await startWriter({
-    bus,
-    clickhouse: client,
-    database,
-    config: { maxRows: 100_000, maxBytes: 32 * 1024 * 1024, maxAgeMs: 1000, retryMaxDelayMs: 1000 },
-    events: counters,
-  });
-  const t0 = performance.now();
-  const r = await loadFocusFile(
-    { bus, clickhouse: client, topic: TOPICS.billing },
-    {
-      sourceName: 'bench',
-      path: file,
-      sourceFile: 'focus.csv',
-    },
-  );
-  const parsed = performance.now();
-  while ((await count('bench')) < ROWS) await new Promise((res) => setTimeout(res, 50));
-  const pipelineS = (performance.now() - t0) / 1000;
-  const rssMb = process.resourceUsage().maxRSS / 1024;
-  await writer.stop();
-  await bus.close();
+  /** The load path end to end (file -> in-process bus -> writer -> billing_focus), RSS sampled throughout. */
+  const pipeline = async (source: string, path: string, sourceFile: string, expect: number) => {
+    const bus = new MemoryBus({ defaultPartitions: 4 });
+    const writer = await startWriter({
+      bus,
+      clickhouse: client,
+      database,
+      config: { maxRows: 100_000, maxBytes: 32 * 1024 * 1024, maxAgeMs: 1000, retryMaxDelayMs: 1000 },
+      events: new WriterCounters(),
+    });
+    let peak = process.memoryUsage.rss();
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50);
+    const t0 = performance.now();
+    const r = await loadBillingFile(
+      { bus, clickhouse: client, topic: TOPICS.billing },
+      { sourceName: source, path, sourceFile },
+    );
+    const parsedS = (performance.now() - t0) / 1000;
+    while ((await count(source)) < expect) await new Promise((res) => setTimeout(res, 50));
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    await writer.stop();
+    await bus.close();
+    return { ...r, seconds, parsedS, rssMb: peak / 1024 / 1024 };
+  };
+
+  // 1. FOCUS CSV through the pipeline
+  const csv = await pipeline('bench', file, 'focus.csv', ROWS);
 
   // 2. ClickHouse parsing the same CSV
   const t1 = performance.now();
@@ -141,16 +149,60 @@ async function main() {
   const chS = (performance.now() - t1) / 1000;
   const chRows = await count('bench-ch');
 
-  const rate = (n: number, s: number) => Math.round(n / s).toLocaleString('en-US');
-  console.log(`FOCUS CSV, ${ROWS.toLocaleString('en-US')} rows x 44 columns (${r.rejected} rejected)`);
+  // 3. The same rows as a typed FOCUS Parquet file (Decimal money, DateTime64, Map tags), written by ClickHouse
+  const parquet = join(dir, 'focus.parquet');
+  const exported = await client.exec({
+    query: `SELECT * EXCEPT (SourceName, SourceFile, SourceLine) FROM billing_focus WHERE SourceName = 'bench' FORMAT Parquet`,
+    clickhouse_settings: {
+      output_format_parquet_row_group_size: String(PARQUET_ROW_GROUP),
+      output_format_parquet_compression_method: 'zstd',
+    },
+  });
+  await pipeline_(exported.stream, createWriteStream(parquet));
+  const pq = await pipeline('bench-pq', parquet, 'focus.parquet', ROWS);
+
+  // 4. ClickHouse reading the same Parquet file itself (input(), converted into the same table)
+  const structure = await client.query({
+    query: `SELECT arrayStringConcat(groupArray(concat(name, ' ', type)), ', ') AS s FROM system.columns
+            WHERE database = currentDatabase() AND table = 'billing_focus' AND name NOT IN ('SourceName', 'SourceFile', 'SourceLine')`,
+    format: 'JSONEachRow',
+  });
+  const inputStructure = (await structure.json<{ s: string }>())[0]!.s;
+  const t2 = performance.now();
+  await client.exec({
+    query: `INSERT INTO billing_focus SELECT *, 'bench-ch-pq' AS SourceName, 'focus.parquet' AS SourceFile,
+              toUInt32(rowNumberInAllBlocks() + 1) AS SourceLine FROM input('${inputStructure}') FORMAT Parquet`,
+    values: createReadStream(parquet),
+  });
+  const chPqS = (performance.now() - t2) / 1000;
+  const chPqRows = await count('bench-ch-pq');
+
+  const rate = (n: number, sec: number) => Math.round(n / sec).toLocaleString('en-US');
+  const mb = (p: string) => (statSync(p).size / 1024 / 1024).toFixed(0);
   console.log(
-    `  opsight (load -> in-process bus -> writer): ${rate(ROWS, pipelineS)} rows/s, ${pipelineS.toFixed(2)} s` +
-      ` (parse+publish ${((parsed - t0) / 1000).toFixed(2)} s), peak RSS ${rssMb.toFixed(0)} MB`,
+    `FOCUS, ${ROWS.toLocaleString('en-US')} rows x 44 columns; load ${(await loadAverage()).join(' ')}`,
+  );
+  console.log(`  CSV ${mb(file)} MB (${csv.rejected} rejected)`);
+  console.log(
+    `    opsight (load -> in-process bus -> writer): ${rate(ROWS, csv.seconds)} rows/s, ${csv.seconds.toFixed(2)} s` +
+      ` (parse+publish ${csv.parsedS.toFixed(2)} s), peak RSS ${csv.rssMb.toFixed(0)} MB`,
   );
   console.log(
-    `  ClickHouse CSVWithNames POST:               ${rate(chRows, chS)} rows/s, ${chS.toFixed(2)} s`,
+    `    ClickHouse CSVWithNames POST:               ${rate(chRows, chS)} rows/s, ${chS.toFixed(2)} s`,
   );
-  console.log(`  ratio opsight / ClickHouse: ${(chS / pipelineS).toFixed(2)}`);
+  console.log(`    ratio opsight / ClickHouse: ${(chS / csv.seconds).toFixed(2)}`);
+  console.log(
+    `  Parquet ${mb(parquet)} MB, zstd, row groups of ${PARQUET_ROW_GROUP.toLocaleString('en-US')} (${pq.rejected} rejected)`,
+  );
+  console.log(
+    `    opsight (load -> in-process bus -> writer): ${rate(ROWS, pq.seconds)} rows/s, ${pq.seconds.toFixed(2)} s` +
+      ` (parse+publish ${pq.parsedS.toFixed(2)} s), peak RSS ${pq.rssMb.toFixed(0)} MB`,
+  );
+  console.log(
+    `    ClickHouse input() FORMAT Parquet POST:     ${rate(chPqRows, chPqS)} rows/s, ${chPqS.toFixed(2)} s`,
+  );
+  console.log(`    ratio opsight / ClickHouse: ${(chPqS / pq.seconds).toFixed(2)}`);
+  console.log(`  peak RSS of this process overall: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   await client.command({ query: `DROP DATABASE ${database}` });
   await client.close();
 }

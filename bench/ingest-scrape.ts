@@ -155,7 +155,13 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const target = `127.0.0.1:${(http.address() as AddressInfo).port}`;
     const job = configSchema.parse({
-      ingest: { scrape: { jobs: [{ job_name: 'bench', scrape_interval: '1m', static_configs: [] }] } },
+      // A 10 s default timeout is too short for --copies 200 on a loaded machine: the scrape then
+      // counts as failed, only `up 0` is published, and the wait below would never end.
+      ingest: {
+        scrape: {
+          jobs: [{ job_name: 'bench', scrape_interval: '2m', scrape_timeout: '2m', static_configs: [] }],
+        },
+      },
     }).ingest.scrape.jobs[0]!;
     const bus = new MemoryBus({ defaultPartitions: 4 });
     const counters = new WriterCounters();
@@ -171,10 +177,24 @@ async function main(): Promise<void> {
     const scrape = new ScrapeTarget(job, target, {}, { bus, stats, log: quiet });
     const pointsPerScrape = familiesToPoints(parsedOnce.families, ctx).points.length + 4;
     const started = performance.now();
-    for (let i = 0; i < SCRAPES; i++) await scrape.scrapeOnce();
+    for (let i = 0; i < SCRAPES; i++) {
+      await scrape.scrapeOnce();
+      const state = scrape.state();
+      if (state.health !== 'up') throw new Error(`scrape ${i + 1} failed: ${state.lastError}`);
+    }
     const scraped = performance.now();
-    while (counters.committedMessages < pointsPerScrape * SCRAPES)
+    const expected = pointsPerScrape * SCRAPES;
+    let last = -1;
+    let stalledSince = performance.now();
+    while (counters.committedMessages < expected) {
       await new Promise((r) => setTimeout(r, 10));
+      if (counters.committedMessages !== last) {
+        last = counters.committedMessages;
+        stalledSince = performance.now();
+      } else if (performance.now() - stalledSince > 120_000) {
+        throw new Error(`writer committed ${last} of ${expected} messages and made no progress for 2 min`);
+      }
+    }
     const seconds = (performance.now() - started) / 1000;
     await writer.stop();
     await bus.close();

@@ -20,7 +20,7 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { KafkaBus } from '../core/bus/kafka.ts';
 import { MemoryBus } from '../core/bus/memory.ts';
-import type { Bus, OutgoingRecord } from '../core/bus/types.ts';
+import { BusUnavailableError, type Bus, type OutgoingRecord } from '../core/bus/types.ts';
 import { startEmbedded, type EmbeddedClickHouse } from '../core/clickhouse/embedded.ts';
 import { migrate } from '../core/clickhouse/migrate.ts';
 import { compileEncoder, describeTable, quoteIdent } from '../core/clickhouse/rowbinary.ts';
@@ -167,7 +167,17 @@ async function writerPhase(input: PhaseInput, client: ClickHouseClient): Promise
         while (next < input.rows) {
           const from = next;
           next = Math.min(input.rows, next + chunk);
-          await bus.publish(topic, records(from, next));
+          const batch = records(from, next);
+          // The in-process bus refuses (as HTTP sources answer 503) when the writer is far behind.
+          for (;;) {
+            try {
+              await bus.publish(topic, batch);
+              break;
+            } catch (err) {
+              if (!(err instanceof BusUnavailableError)) throw err;
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          }
         }
       }),
     );

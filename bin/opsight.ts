@@ -191,6 +191,104 @@ function formatSources(sources: SourceState[]): string {
   );
 }
 
+const ingestCmd = program.command('ingest').description('load data from outside the running sources');
+ingestCmd
+  .command('file')
+  .description(
+    'load one file once (metrics, logs or billing; detected when not given) and print rows accepted/rejected',
+  )
+  .argument('<path>', 'the file')
+  .addOption(new Option('--kind <kind>', 'what the file holds').choices(['metrics', 'logs', 'billing']))
+  .option(
+    '--format <format>',
+    'billing: auto|focus|aws-cur|azure|gcp|oci; logs: jsonl|text|otlp; metrics: prometheus|openmetrics|otlp',
+  )
+  .option(
+    '--service <name>',
+    'service.name of text log lines and exposition samples (default: the file name)',
+  )
+  .option('--force', 'load even if the same content was loaded before')
+  .action(
+    async (
+      path: string,
+      opts: { kind?: string; format?: string; service?: string; force?: boolean },
+      cmd: Command,
+    ) => {
+      const { config } = load(cmd);
+      const { runIngestFile } = await import('../ingest/file/cli.ts');
+      process.exitCode = await runIngestFile(config, { path, ...opts });
+    },
+  );
+
+const cmdbCmd = program.command('cmdb').description('the configuration management database');
+cmdbCmd
+  .command('import')
+  .description(
+    'import a CMDB export (ServiceNow JSON, CSV, Backstage catalog-info.yaml); it replaces what the same source imported before',
+  )
+  .argument('<file>', 'the export file')
+  .addOption(
+    new Option('--format <format>', 'default: from the extension and content').choices([
+      'servicenow',
+      'csv',
+      'backstage',
+    ]),
+  )
+  .option('--source <name>', 'the source this file is the truth for (default: the format)')
+  .action(async (file: string, opts: { format?: string; source?: string }, cmd: Command) => {
+    const { config } = load(cmd);
+    const { runImport } = await import('../correlate/cli/run.ts');
+    process.exitCode = await runImport(config, 'cmdb', file, opts);
+  });
+
+program
+  .command('changes')
+  .description('change and deployment events')
+  .command('import')
+  .description('import a ServiceNow change_request export (JSON)')
+  .argument('<file>', 'the export file')
+  .option('--source <name>', "stored as the changes' source (default: servicenow)")
+  .action(async (file: string, opts: { source?: string }, cmd: Command) => {
+    const { config } = load(cmd);
+    const { runImport } = await import('../correlate/cli/run.ts');
+    process.exitCode = await runImport(config, 'changes', file, opts);
+  });
+
+program
+  .command('kedb')
+  .description('the known-error database')
+  .command('import')
+  .description(
+    'import known errors (YAML list, or a ServiceNow problem / kb_knowledge JSON export); replaces the same source',
+  )
+  .argument('<file>', 'the file')
+  .addOption(new Option('--format <format>', 'default: detected').choices(['yaml', 'servicenow']))
+  .option('--source <name>', 'the source this file is the truth for (default: the format)')
+  .action(async (file: string, opts: { format?: string; source?: string }, cmd: Command) => {
+    const { config } = load(cmd);
+    const { runImport } = await import('../correlate/cli/run.ts');
+    process.exitCode = await runImport(config, 'kedb', file, opts);
+  });
+
+program
+  .command('incidents')
+  .description('list incidents with their triage (default: open and acknowledged)')
+  .option('--status <list>', 'open,acknowledged,resolved')
+  .option('--priority <list>', 'e.g. P1,P2')
+  .option('--service <name>', 'incidents whose root cause or affected CIs include it')
+  .option('--limit <n>', 'at most this many', '50')
+  .option('--json', 'print JSON')
+  .action(
+    async (
+      opts: { status?: string; priority?: string; service?: string; limit?: string; json?: boolean },
+      cmd: Command,
+    ) => {
+      const { config } = load(cmd);
+      const { runIncidents } = await import('../correlate/cli/incidents.ts');
+      process.exitCode = await runIncidents(config, opts);
+    },
+  );
+
 const configCmd = program.command('config').description('inspect the configuration');
 configCmd
   .command('check')

@@ -5,6 +5,7 @@ import type { Alert, Incident } from '../core/model/records.ts';
 import type { RoleContext, RunningRole } from '../core/role.ts';
 import { Correlator, type IncidentEvent } from './engine/correlator.ts';
 import { KnownErrorMatcher } from './engine/kedb.ts';
+import { mountCmdbApi } from './http/cmdb.ts';
 import { mountIncidentApi } from './http/incidents.ts';
 import { mountAlertIntake } from './http/intake.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
@@ -45,8 +46,8 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
       loadKnownErrors(ctx.clickhouse),
       loadChanges(ctx.clickhouse, Date.now() - s(cfg.changeWindowSeconds + cfg.groupWindowSeconds)),
     ]);
-    for (const ci of cis) correlator.graph.addCi(ci);
-    for (const r of rels) correlator.graph.addRelation(r);
+    // The stored CMDB is the truth: retracted CIs and relations leave the graph too.
+    correlator.graph.replaceAll(cis, rels);
     for (const c of changes) correlator.changes.add(c);
     correlator.kedb.load(kes);
     correlator.cmdbChanged();
@@ -118,6 +119,7 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
 
   mountAlertIntake(ctx.http, ctx.bus, cfg.fingerprintLabels);
   mountIncidentApi(ctx.http, ctx.clickhouse, correlator, flush);
+  mountCmdbApi(ctx.http, ctx.clickhouse);
 
   let ticks = 0;
   let ticking: Promise<void> | undefined;

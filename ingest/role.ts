@@ -1,6 +1,7 @@
 import { TOPICS } from '../core/bus/topics.ts';
 import { logger } from '../core/log.ts';
 import type { RoleContext, RunningRole } from '../core/role.ts';
+import { DeadLetterWriter } from './dead-letters.ts';
 import { mountRecordsApi } from './http/records.ts';
 import { buildSources, startSources } from './sources.ts';
 import { DEFAULT_GROUP, prometheusWriterEvents, startWriter } from './writer/index.ts';
@@ -16,12 +17,14 @@ export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
   ctx.http.route('get', '/api/v1/sources', 'read', (_req, res) => {
     res.json({ sources: sources.map((s) => s.state()) });
   });
+  const deadLetters = new DeadLetterWriter({ client: ctx.clickhouse, log: logger('dead-letters') });
   await startSources(sources, {
     config: ctx.config,
     bus: ctx.bus,
     http: ctx.http,
     clickhouse: ctx.clickhouse,
     log,
+    deadLetters,
   });
   const writer = await startWriter({
     bus: ctx.bus,
@@ -39,6 +42,7 @@ export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
       // Sources first: what they received is published before the writer drains the bus.
       for (const s of sources)
         await s.stop().catch((err: unknown) => log.error({ err, source: s.name }, 'stop failed'));
+      await deadLetters.close();
       await writer.stop();
     },
   };

@@ -4,6 +4,7 @@ import type { Config } from '../core/config/schema.ts';
 import type { HttpApp } from '../core/http/app.ts';
 import type { Logger } from '../core/log.ts';
 import { sourceRecords } from '../core/metrics.ts';
+import type { DeadLetterSink } from './dead-letters.ts';
 
 /**
  * A source turns one foreign format into canonical records on the bus. Push sources (HTTP
@@ -16,6 +17,11 @@ export interface SourceContext {
   http: HttpApp;
   clickhouse: ClickHouseClient;
   log: Logger;
+  /**
+   * Where input that cannot become records goes (dead_letters): non-blocking, never throws.
+   * Optional so contexts built by hand (tests, tools) stay valid; the ingest role sets it.
+   */
+  deadLetters?: DeadLetterSink;
 }
 
 export interface SourceState {

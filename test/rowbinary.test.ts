@@ -386,3 +386,38 @@ describe('RowBinary encoder', () => {
     ]);
   });
 });
+
+describe('ISO timestamp fast path', () => {
+  it('gives the same nanoseconds as the general parser for the fixed UTC shape', async () => {
+    const { ByteSink, compileColumnType, toUnixNanos } = await import('../core/clickhouse/rowbinary.ts');
+    const codec = compileColumnType('t', 'DateTime64(9)');
+    const secs = compileColumnType('t', 'DateTime');
+    const texts = [
+      '1970-01-01T00:00:00Z',
+      '2024-02-29T23:59:59.999999999Z',
+      '2026-11-23T05:39:21.5Z',
+      '2000-03-01 12:00:00.123Z',
+      '2100-02-28T00:00:00.000001Z',
+      '2262-04-11T23:47:16Z',
+    ];
+    for (let i = 0; i < 2000; i++) {
+      const ms = Date.UTC(1970, 0, 1) + Math.floor(Math.random() * 9_000_000_000_000);
+      texts.push(new Date(ms).toISOString());
+    }
+    for (const text of texts) {
+      const s = new ByteSink(64);
+      codec.write(s, text);
+      expect(s.buf.readBigInt64LE(0), text).toBe(toUnixNanos(text));
+      if (toUnixNanos(text)! >= 4_294_967_296_000_000_000n) continue; // beyond DateTime
+      const t = new ByteSink(64);
+      secs.write(t, text);
+      expect(BigInt(t.buf.readUInt32LE(0)), text).toBe(toUnixNanos(text)! / 1_000_000_000n);
+    }
+    // Not the fast shape: still refused or parsed by the general path, never misread.
+    for (const bad of ['2024-02-30T00:00:00Z', '2024-13-01T00:00:00Z', '2024-01-01T24:00:00Z']) {
+      expect(() => codec.write(new ByteSink(64), bad)).toThrow(/expected a timestamp/);
+    }
+    // Past the end of DateTime64(9) (Int64 nanoseconds end in 2262).
+    expect(() => codec.write(new ByteSink(64), '2299-12-31T23:59:59Z')).toThrow(/out of range/);
+  });
+});

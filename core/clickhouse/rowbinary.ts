@@ -25,7 +25,7 @@ import { numberArg, parseType, typeArg, TypeParseError, type TypeNode } from './
 export class RowBinaryTypeError extends Error {}
 
 /** Thrown inside field writers; the row encoder turns it into a Rejection. */
-class ValueError extends Error {
+export class ValueError extends Error {
   constructor(
     readonly reason: string,
     readonly value: unknown,
@@ -62,9 +62,9 @@ export class ByteSink {
   }
 }
 
-type Write = (s: ByteSink, v: unknown) => void;
+export type Write = (s: ByteSink, v: unknown) => void;
 
-interface FieldCodec {
+export interface FieldCodec {
   write: Write;
   /** The type's zero value, for optional columns left undefined. */
   writeDefault: (s: ByteSink) => void;
@@ -179,7 +179,7 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'an array' : 'an object';
 }
 
-function fail(reason: string, v: unknown): never {
+export function fail(reason: string, v: unknown): never {
   throw new ValueError(`${reason}, got ${describe(v)}`, v);
 }
 
@@ -523,6 +523,64 @@ function parseNanos(v: string): boolean {
   return true;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+}
+
+function digits(v: string, at: number, n: number): number {
+  let x = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    x = x * 10 + d;
+  }
+  return x;
+}
+
+/**
+ * The fixed UTC shape `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` (what JSON logs and billing exports
+ * carry) into nsSeconds/nsFraction by char arithmetic: no regex, Date or BigInt. Anything else
+ * (offsets, other years, odd shapes) is left to toUnixNanos. Years 1970..2299 only.
+ */
+function parseIsoUtc(v: string): boolean {
+  const len = v.length;
+  if (len < 20 || len > 30 || v.charCodeAt(len - 1) !== 90 /* Z */) return false;
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58)
+    return false;
+  const t = v.charCodeAt(10);
+  if (t !== 84 && t !== 116 && t !== 32) return false; // T, t or space
+  const y = digits(v, 0, 4);
+  const mo = digits(v, 5, 2);
+  const d = digits(v, 8, 2);
+  const h = digits(v, 11, 2);
+  const mi = digits(v, 14, 2);
+  const sec = digits(v, 17, 2);
+  if (y < 1970 || y > 2299 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59)
+    return false;
+  if (sec < 0 || sec > 59) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!)) return false;
+  let frac = 0;
+  if (len > 20) {
+    // `.` then 1..9 digits before the Z
+    const n = len - 21;
+    if (v.charCodeAt(19) !== 46 || n < 1 || n > 9) return false;
+    frac = digits(v, 20, n);
+    if (frac < 0) return false;
+    frac *= 10 ** (9 - n);
+  }
+  nsSeconds = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+  nsFraction = frac;
+  return true;
+}
+
 function dateTime64Codec(precision: number, text: string): FieldCodec {
   if (!(precision >= 0 && precision <= 9)) throw new RowBinaryTypeError(`${text}: precision 0..9 expected`);
   const perNs = 10n ** BigInt(9 - precision);
@@ -533,10 +591,11 @@ function dateTime64Codec(precision: number, text: string): FieldCodec {
   const outOfRange = (v: unknown) => fail(`timestamp out of range (1900..2299) for ${text}`, v);
   return {
     write(s, v) {
-      // Hot path: nanoseconds as a digit string (how the bus carries them).
-      if (typeof v === 'string' && parseNanos(v)) {
+      // Hot paths: nanoseconds as a digit string (how the bus carries them), UTC ISO text.
+      if (typeof v === 'string' && (parseNanos(v) || parseIsoUtc(v))) {
         if (nsSeconds >= MAX_SECONDS) outOfRange(v);
-        putInt64Parts(s, nsSeconds, Math.floor(nsFraction / divisor), ticksPerSecond);
+        // Past Int64 (DateTime64(9) ends in 2262): refused rather than written as nothing.
+        if (!putInt64Parts(s, nsSeconds, Math.floor(nsFraction / divisor), ticksPerSecond)) outOfRange(v);
         return;
       }
       if (typeof v === 'bigint' && divisor === 1) {
@@ -565,7 +624,7 @@ function dateTimeCodec(text: string): FieldCodec {
   return {
     write(s, v) {
       let sec: number;
-      if (typeof v === 'string' && parseNanos(v)) {
+      if (typeof v === 'string' && (parseNanos(v) || parseIsoUtc(v))) {
         sec = nsSeconds;
       } else {
         const ns = toUnixNanos(v);
@@ -620,7 +679,7 @@ function nullableCodec(inner: FieldCodec): FieldCodec {
   };
 }
 
-function isArrayLike(v: unknown): v is ArrayLike<unknown> {
+export function isArrayLike(v: unknown): v is ArrayLike<unknown> {
   return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
 }
 
@@ -791,7 +850,8 @@ function tupleCodec(node: TypeNode, options: CompileOptions): FieldCodec {
 
 // ---------------------------------------------------------------------------------------------
 
-function compileType(t: TypeNode, options: CompileOptions): FieldCodec {
+/** The RowBinary codec of a parsed type (Native reuses it for the values of plain columns). */
+export function compileType(t: TypeNode, options: CompileOptions): FieldCodec {
   switch (t.name) {
     case 'String':
       return stringCodec;
@@ -1100,14 +1160,16 @@ export interface RowBinaryInsert {
   token?: string;
   clickhouse_settings?: Record<string, string | number>;
   abort_signal?: AbortSignal;
+  /** The body's format: RowBinary (default) or Native (native.ts). */
+  format?: 'RowBinary' | 'Native';
 }
 
-/** INSERT ... FORMAT RowBinary with the body streamed from the buffers. */
+/** INSERT ... FORMAT RowBinary (or Native) with the body streamed from the buffers. */
 export async function insertRowBinary(client: ClickHouseClient, insert: RowBinaryInsert): Promise<void> {
   const chunks = Buffer.isBuffer(insert.data) ? [insert.data] : [...insert.data];
   const cols = insert.columns.map(quoteIdent).join(', ');
   const result = await client.exec({
-    query: `INSERT INTO ${quoteIdent(insert.database)}.${quoteIdent(insert.table)} (${cols}) FORMAT RowBinary`,
+    query: `INSERT INTO ${quoteIdent(insert.database)}.${quoteIdent(insert.table)} (${cols}) FORMAT ${insert.format ?? 'RowBinary'}`,
     values: Readable.from(chunks, { objectMode: false }),
     clickhouse_settings: {
       ...(insert.token === undefined ? {} : { insert_deduplication_token: insert.token }),

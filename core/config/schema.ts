@@ -3,6 +3,8 @@ import { correlateConfig } from './correlate.ts';
 import { costDetectConfig } from './detect/cost.ts';
 import { notifyConfig } from './notify.ts';
 import { healthDetectConfig } from './detect/health.ts';
+import { logsDetectConfig } from './detect/logs.ts';
+import { metricsDetectConfig } from './detect/metrics.ts';
 import { billingConfig } from './ingest/billing.ts';
 import { filesConfig, jsonlConfig, syslogConfig } from './ingest/logs.ts';
 import { otlpConfig } from './ingest/otlp.ts';
@@ -111,7 +113,9 @@ export const configSchema = z
       .object({
         /** How often detectors save their per-series state to detector_state. */
         checkpointSeconds: z.number().positive().default(60),
+        metrics: metricsDetectConfig,
         health: healthDetectConfig,
+        logs: logsDetectConfig,
         cost: costDetectConfig,
       })
       .strict()
@@ -128,6 +132,14 @@ export const configSchema = z
           .default(32 * 1024 * 1024),
         maxAgeMs: z.number().int().positive().default(1000),
         retryMaxDelayMs: z.number().int().positive().default(10_000),
+        /**
+         * INSERT body format: native (columnar; ClickHouse parses it several times faster) or
+         * rowbinary. Tables with a type the Native encoder does not take use RowBinary anyway.
+         * Optional rather than defaulted so literal writer configs stay valid; unset = native.
+         */
+        format: z.enum(['native', 'rowbinary']).optional(),
+        /** Batches of one partition being inserted while the next is encoded; unset = 2. */
+        maxInFlight: z.number().int().positive().optional(),
       })
       .prefault({}),
     telemetry: z

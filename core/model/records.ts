@@ -6,7 +6,7 @@
 
 export type Attributes = Record<string, string>;
 
-export type MetricType = 'gauge' | 'sum' | 'histogram';
+export type MetricType = 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
 export type Temporality = 'unspecified' | 'delta' | 'cumulative';
 
 export interface MetricPoint {
@@ -28,7 +28,54 @@ export interface MetricPoint {
   monotonic?: boolean;
   /** histogram only: explicit bounds and one more count than bounds. */
   histogram?: { count: number; sum: number; bounds: number[]; counts: number[]; min?: number; max?: number };
+  /** exponential_histogram only (also Prometheus native histograms). */
+  exponentialHistogram?: ExponentialHistogram;
+  /** summary only. */
+  summary?: Summary;
+  /** OTLP DataPointFlags (bit 0: no recorded value); 0 when absent. */
+  flags?: number;
+  exemplars?: Exemplar[];
   scope?: { name: string; version: string };
+}
+
+/**
+ * Base-2 exponential buckets: bucket index i covers (base^i, base^(i+1)] with base =
+ * 2^(2^-scale); counts[k] is the bucket at index offset + k.
+ */
+export interface ExponentialBuckets {
+  offset: number;
+  counts: number[];
+}
+
+export interface ExponentialHistogram {
+  count: number;
+  sum: number;
+  /** -10..20 */
+  scale: number;
+  /** Values whose magnitude is at most zeroThreshold. */
+  zeroCount: number;
+  zeroThreshold?: number;
+  positive: ExponentialBuckets;
+  negative: ExponentialBuckets;
+  min?: number;
+  max?: number;
+}
+
+export interface Summary {
+  count: number;
+  sum: number;
+  /** Quantile 0..1 and the value at it, in the order received. */
+  quantiles: { quantile: number; value: number }[];
+}
+
+export interface Exemplar {
+  timeUnixNano: bigint | string;
+  value: number;
+  /** Attributes of the measurement the aggregation dropped. */
+  attributes: Attributes;
+  /** Lowercase hex; empty when the measurement had no span. */
+  traceId?: string;
+  spanId?: string;
 }
 
 export interface LogRecord {
@@ -146,7 +193,15 @@ export interface Incident {
   /** Per affected CI: first alert (Unix ms), strongest score, alert count. */
   affected?: { ci: string; onset: number; maxScore: number; alerts: number }[];
   /** Changes on the affected CIs shortly before onset, most suspect first. */
-  changes?: { id: string; ci: string; time: string; kind: string; description: string; link: string; score: number }[];
+  changes?: {
+    id: string;
+    ci: string;
+    time: string;
+    kind: string;
+    description: string;
+    link: string;
+    score: number;
+  }[];
   acknowledgedAt?: string;
   resolvedAt?: string;
   /** Cost incidents: account|service|day they group by. */

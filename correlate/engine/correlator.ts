@@ -99,6 +99,8 @@ interface IncidentState {
   timeline: { at: string; event: string }[];
   firstSeen: number;
   lastSeen: number;
+  /** When an alert last joined (repeats do not count): the grouping window runs from here. */
+  lastJoin: number;
   allResolvedAt?: number;
   acknowledgedAt?: number;
   resolvedAt?: number;
@@ -118,6 +120,8 @@ export class Correlator {
   /** Open incidents per CI, for grouping without scanning every incident. */
   private readonly openByCi = new Map<string, Set<string>>();
   private readonly outbox: IncidentEvent[] = [];
+  /** Incidents whose membership changed since the last drain: triaged once per drain, not per alert. */
+  private readonly dirty = new Map<string, number>();
   private readonly discovered: Ci[] = [];
 
   constructor(
@@ -151,7 +155,7 @@ export class Correlator {
       if (inc) {
         inc.notifications++;
         inc.lastSeen = nowMs;
-        if (severityRank(alert.severity) > severityRank(inc.severity)) this.retriage(inc, nowMs);
+        if (severityRank(alert.severity) > severityRank(inc.severity)) this.dirty.set(inc.id, nowMs);
       }
       return { action: 'deduplicated', ...(inc ? { incidentId: inc.id } : {}) };
     }
@@ -298,16 +302,28 @@ export class Correlator {
   }
 
   get(id: string): Incident | undefined {
+    this.triageDirty();
     const inc = this.incidents.get(id);
     return inc && this.snapshot(inc);
   }
 
   list(): Incident[] {
+    this.triageDirty();
     return [...this.incidents.values()].map((i) => this.snapshot(i));
+  }
+
+  private triageDirty(): void {
+    if (!this.dirty.size) return;
+    for (const [id, at] of this.dirty) {
+      const inc = this.incidents.get(id);
+      if (inc) this.retriage(inc, at);
+    }
+    this.dirty.clear();
   }
 
   /** Events since the last call (for persistence and notification), oldest first. */
   drain(): IncidentEvent[] {
+    this.triageDirty();
     return this.outbox.splice(0);
   }
 
@@ -344,6 +360,7 @@ export class Correlator {
         timeline: i.timeline,
         firstSeen: Date.parse(i.firstSeen),
         lastSeen: Date.parse(i.lastSeen),
+        lastJoin: Date.parse(i.lastSeen),
         ...(i.acknowledgedAt ? { acknowledgedAt: Date.parse(i.acknowledgedAt) } : {}),
         ...(i.resolvedAt ? { resolvedAt: Date.parse(i.resolvedAt) } : {}),
         ...(i.costKey ? { costKey: i.costKey } : {}),
@@ -390,11 +407,12 @@ export class Correlator {
     }
     let best: { inc: IncidentState; hops: number } | undefined;
     if (a.ci) {
-      const near = this.graph.distances(a.ci, this.o.maxHops);
+      const near = this.graph.related(a.ci, this.o.maxHops);
       for (const [ci, hops] of near) {
         for (const id of this.openByCi.get(ci) ?? []) {
           const inc = this.incidents.get(id)!;
-          if (inc.lastSeen < since || inc.costKey) continue;
+          // An incident whose alerts have all resolved takes no new ones (only flaps of its own).
+          if (inc.lastJoin < since || inc.costKey || inc.allResolvedAt !== undefined) continue;
           if (!best || hops < best.hops || (hops === best.hops && inc.lastSeen > best.inc.lastSeen))
             best = { inc, hops };
         }
@@ -405,7 +423,7 @@ export class Correlator {
       const values = rule.labels.map((l) => a.alert.labels[l]);
       if (values.some((v) => !v)) continue;
       for (const inc of this.incidents.values()) {
-        if (inc.status === 'resolved' || inc.costKey || inc.lastSeen < nowMs - rule.windowMs) continue;
+        if (inc.status === 'resolved' || inc.costKey || inc.lastJoin < nowMs - rule.windowMs) continue;
         for (const fp of inc.alerts) {
           const other = this.alerts.get(fp)?.alert;
           if (other && rule.labels.every((l, i) => other.labels[l] === values[i])) return inc;
@@ -432,6 +450,7 @@ export class Correlator {
       timeline: [],
       firstSeen: nowMs,
       lastSeen: nowMs,
+      lastJoin: nowMs,
       notified: [],
       version: 0,
     };
@@ -452,6 +471,7 @@ export class Correlator {
     inc.alerts.add(a.alert.fingerprint);
     inc.notifications++;
     inc.lastSeen = nowMs;
+    inc.lastJoin = nowMs;
     inc.allResolvedAt = undefined;
     const onset = Math.min(nowMs, Date.parse(a.alert.startsAt) || nowMs);
     if (a.ci) {
@@ -466,7 +486,10 @@ export class Correlator {
       }
     }
     inc.timeline.push({ at: iso(nowMs), event });
-    this.retriage(inc, nowMs, opening);
+    // Opening triages at once (one alert: cheap, and the page should carry it); joins during a
+    // storm are triaged together at the next drain.
+    if (opening) this.retriage(inc, nowMs, true);
+    else this.dirty.set(inc.id, nowMs);
   }
 
   /** Recompute root causes, blast radius, known errors, changes, priority, title. */
@@ -487,7 +510,15 @@ export class Correlator {
     const cis = [...inc.cis.keys(), ...(root && !inc.cis.has(root) ? [root] : [])]
       .map((id) => this.graph.get(id))
       .filter((c): c is Ci => !!c);
-    inc.knownErrors = this.kedb.size ? this.kedb.match(members, cis) : [];
+    inc.knownErrors = this.kedb.size
+      ? this.kedb.match(
+          members.map((alert) => {
+            const ci = this.alerts.get(alert.fingerprint)?.ci;
+            const node = ci ? this.graph.get(ci) : undefined;
+            return { alert, ...(node ? { ci: node } : {}), onRoot: !!ci && ci === root };
+          }),
+        )
+      : [];
     inc.changes = this.linkChanges(inc);
     const crit = [...cis, ...inc.blastRadius.map((id) => this.graph.get(id)).filter((c): c is Ci => !!c)].map(
       (c) => c.criticality,

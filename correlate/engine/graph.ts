@@ -23,6 +23,15 @@ export class CiGraph {
     this.downstream.delete(id);
   }
 
+  /** Replace everything (a CMDB re-read); ids and relations absent from the lists are gone. */
+  replaceAll(cis: Iterable<Ci>, relations: Iterable<CiRelation>): void {
+    this.cis.clear();
+    this.upstream.clear();
+    this.downstream.clear();
+    for (const c of cis) this.addCi(c);
+    for (const r of relations) this.addRelation(r);
+  }
+
   addRelation(r: CiRelation): void {
     if (r.parent === r.child) return;
     link(this.upstream, r.parent, r.child);
@@ -78,6 +87,35 @@ export class CiGraph {
         next.push(n);
         if (targets?.has(n)) found++;
       }
+    }
+    return dist;
+  }
+
+  /**
+   * CIs a fault could connect with `from` within `maxHops`: its dependencies and dependents,
+   * and CIs sharing a dependency with it (up, then down: two services on one failing
+   * database). Not CIs that merely share a dependent (down, then up): a web front calling two
+   * services does not make one service's failure the other's.
+   */
+  related(from: string, maxHops: number): Map<string, number> {
+    const dist = new Map<string, number>([[from, 0]]);
+    // Phase 0: still climbing towards dependencies; phase 1: descending to dependents.
+    let frontier: [string, 0 | 1][] = [[from, 0]];
+    const seen = new Set([`${from}\u00000`]);
+    for (let hop = 1; hop <= maxHops && frontier.length; hop++) {
+      const next: [string, 0 | 1][] = [];
+      const step = (n: string, phase: 0 | 1) => {
+        const k = `${n}\u0000${phase}`;
+        if (seen.has(k)) return;
+        seen.add(k);
+        if (!dist.has(n)) dist.set(n, hop);
+        next.push([n, phase]);
+      };
+      for (const [id, phase] of frontier) {
+        if (phase === 0) for (const n of this.dependencies(id)) step(n, 0);
+        for (const n of this.dependents(id)) step(n, 1);
+      }
+      frontier = next;
     }
     return dist;
   }

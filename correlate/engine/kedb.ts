@@ -55,7 +55,14 @@ export class KnownErrorMatcher {
     return this.compiled.length;
   }
 
-  match(alerts: Alert[], cis: Ci[]): KnownErrorMatch[] {
+  /**
+   * `items`: the incident's alerts, each with the CI it is bound to and whether that CI is the
+   * top root cause. A symptom counts only on an alert whose CI is in the known error's scope
+   * (a disk-full alert on a service does not make a host's known error), and a known error
+   * whose symptoms show only away from the root cause scores lower.
+   */
+  match(items: { alert: Alert; ci?: Ci; onRoot: boolean }[]): KnownErrorMatch[] {
+    const alerts = items.map((i) => i.alert);
     const text = words(
       alerts
         .map(
@@ -64,35 +71,42 @@ export class KnownErrorMatcher {
         )
         .join(' '),
     );
-    const scopes = new Set<string>();
-    for (const ci of cis) {
-      scopes.add(ci.class.toLowerCase());
-      if (ci.service) scopes.add(ci.service.toLowerCase());
-      scopes.add(ci.name.toLowerCase());
-    }
     const out: KnownErrorMatch[] = [];
     for (const c of this.compiled) {
-      const scoped =
-        c.ke.scope.length === 0 ? 0.5 : c.ke.scope.some((s) => scopes.has(s.toLowerCase())) ? 1 : 0;
-      if (scoped === 0) continue;
+      const scope = new Set(c.ke.scope.map((x) => x.toLowerCase()));
+      const inScope = (ci?: Ci) =>
+        scope.size === 0 ||
+        (!!ci &&
+          (scope.has(ci.class.toLowerCase()) ||
+            scope.has(ci.name.toLowerCase()) ||
+            scope.has((ci.service ?? '').toLowerCase())));
+      const scoped = items.filter((i) => inScope(i.ci));
+      if (!scoped.length) continue;
       const total = c.patterns.length + c.texts.length;
       if (!total) continue;
       let hits = 0;
-      for (const p of c.patterns) if (alerts.some(p)) hits++;
-      let textHits = 0;
-      for (const t of c.texts) textHits += overlap(t, text) >= 0.6 ? 1 : 0;
-      hits += textHits;
+      let onRoot = false;
+      for (const p of c.patterns) {
+        const hit = scoped.filter((i) => p(i.alert));
+        if (hit.length) hits++;
+        if (hit.some((i) => i.onRoot)) onRoot = true;
+      }
+      const scopedText = words(
+        scoped.map((i) => `${i.alert.labels.alertname ?? ''} ${i.alert.annotations.summary ?? ''}`).join(' '),
+      );
+      for (const t of c.texts) hits += overlap(t, scopedText) >= 0.6 ? 1 : 0;
       if (hits === 0) continue;
       const share = hits / total;
       const title = overlap(c.titleWords, text);
-      const score = 0.6 * share + 0.25 * scoped + 0.15 * title;
+      let score = 0.6 * share + 0.25 * (scope.size ? 1 : 0.5) + 0.15 * title;
+      if (c.patterns.length && !onRoot) score *= 0.7;
       if (score < this.threshold) continue;
       out.push({
         id: c.ke.id,
         title: c.ke.title,
         workaround: c.ke.workaround,
         score: Math.round(score * 1000) / 1000,
-        reason: `${hits} of ${total} symptoms present${c.ke.scope.length ? `, in scope (${c.ke.scope.join(', ')})` : ''}`,
+        reason: `${hits} of ${total} symptoms present${c.ke.scope.length ? `, in scope (${c.ke.scope.join(', ')})` : ''}${onRoot ? ', on the root cause' : ''}`,
       });
     }
     return out.sort((a, b) => b.score - a.score).slice(0, 3);

@@ -115,7 +115,7 @@ const MAX_INT_DIGITS = 20;
 
 const PLAIN = /^[+-]?(?:\d+\.?\d*|\.\d+)$/;
 
-function checkDecimal(v: string): string | undefined {
+export function checkDecimal(v: string): string | undefined {
   // Hot path: no exponent and too short to overflow.
   if (v.length <= MAX_INT_DIGITS && PLAIN.test(v)) return undefined;
   if (!DECIMAL.test(v)) return 'not a decimal number';

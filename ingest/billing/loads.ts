@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from '../../core/clickhouse/client.ts';
 
 /**
- * billing_loads: what each billing source loaded (path, size, mtime, SHA-256, billing periods),
- * so each file loads once across restarts and a restatement knows which periods to replace.
- * Created here with IF NOT EXISTS until it becomes a numbered migration.
+ * billing_loads: what each billing source loaded (path or object key, size, mtime, ETag,
+ * SHA-256, billing periods), so each file loads once across restarts and a restatement knows
+ * which periods to replace. The table is created by migrations 0009 and 0010 (etag).
  */
 
 export const BILLING_LOADS = 'billing_loads';
@@ -16,29 +16,13 @@ export interface LoadRow {
   size: number;
   mtimeMs: number;
   sha256: string;
+  /** S3 ETag; '' for plain files. */
+  etag: string;
   status: LoadStatus;
   periods: string[];
   rows: number;
   rejected: number;
   error: string;
-}
-
-export const BILLING_LOADS_DDL = `CREATE TABLE IF NOT EXISTS ${BILLING_LOADS} (
-  source LowCardinality(String),
-  path String,
-  size UInt64,
-  mtime DateTime64(3, 'UTC'),
-  sha256 String,
-  status Enum8('loading' = 1, 'done' = 2, 'failed' = 3),
-  periods Array(DateTime64(3, 'UTC')),
-  rows UInt64,
-  rejected UInt64,
-  error String,
-  at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = MergeTree ORDER BY (source, path, at)`;
-
-export async function ensureLoadsTable(client: ClickHouseClient): Promise<void> {
-  await client.command({ query: BILLING_LOADS_DDL });
 }
 
 const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
@@ -54,6 +38,7 @@ export async function recordLoad(client: ClickHouseClient, row: LoadRow): Promis
         size: row.size,
         mtime: ts(row.mtimeMs),
         sha256: row.sha256,
+        etag: row.etag,
         status: row.status,
         periods: row.periods.map((p) => ts(Date.parse(p))),
         rows: row.rows,
@@ -65,9 +50,17 @@ export async function recordLoad(client: ClickHouseClient, row: LoadRow): Promis
   });
 }
 
+export interface LatestLoad {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  etag: string;
+  status: LoadStatus;
+}
+
 export interface LoadedState {
   /** Latest load per path. */
-  latest: Map<string, { size: number; mtimeMs: number; sha256: string; status: LoadStatus }>;
+  latest: Map<string, LatestLoad>;
   /** Content already loaded by this source, under any path. */
   hashes: Set<string>;
   /** Billing periods (ISO 8601) this source has rows for. */
@@ -77,7 +70,7 @@ export interface LoadedState {
 export async function loadedState(client: ClickHouseClient, source: string): Promise<LoadedState> {
   const latest = await client.query({
     query: `SELECT path, argMax(size, at) AS size, toUnixTimestamp64Milli(argMax(mtime, at)) AS mtime,
-              argMax(sha256, at) AS sha256, toString(argMax(status, at)) AS status
+              argMax(sha256, at) AS sha256, argMax(etag, at) AS etag, toString(argMax(status, at)) AS status
             FROM ${BILLING_LOADS} WHERE source = {source:String} GROUP BY path`,
     query_params: { source },
     format: 'JSONEachRow',
@@ -95,6 +88,7 @@ export async function loadedState(client: ClickHouseClient, source: string): Pro
     size: string | number;
     mtime: string | number;
     sha256: string;
+    etag: string;
     status: LoadStatus;
   };
   const [agg] = await done.json<{ hashes: string[]; periods: string[] }>();
@@ -102,7 +96,13 @@ export async function loadedState(client: ClickHouseClient, source: string): Pro
     latest: new Map(
       (await latest.json<Latest>()).map((r) => [
         r.path,
-        { size: Number(r.size), mtimeMs: Number(r.mtime), sha256: r.sha256, status: r.status },
+        {
+          size: Number(r.size),
+          mtimeMs: Number(r.mtime),
+          sha256: r.sha256,
+          etag: r.etag,
+          status: r.status,
+        },
       ]),
     ),
     hashes: new Set((agg?.hashes ?? []).filter(Boolean)),

@@ -7,6 +7,7 @@ import type { Config } from '../../core/config/schema.ts';
 import type { Logger } from '../../core/log.ts';
 import { recordsIn } from '../../core/metrics.ts';
 import type { LogRecord } from '../../core/model/records.ts';
+import type { DeadLetterInput, DeadLetterSink } from '../dead-letters.ts';
 import { SourceStats, type Source, type SourceContext } from '../source.ts';
 import { CheckpointStore, type Checkpoint } from './checkpoints.ts';
 import { normalizeJsonLog } from './normalize.ts';
@@ -57,6 +58,9 @@ export class FileSource implements Source {
   private readonly servicePattern: RegExp | undefined;
   private bus: Bus | undefined;
   private log: Logger | undefined;
+  private deadLetters: DeadLetterSink | undefined;
+  /** Bad lines of the file being read; dead-lettered once its records are published. */
+  private badLines: DeadLetterInput[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -76,6 +80,7 @@ export class FileSource implements Source {
   async start(ctx: SourceContext): Promise<void> {
     this.bus = ctx.bus;
     this.log = ctx.log;
+    this.deadLetters = ctx.deadLetters;
     await this.store.load();
     const loop = async () => {
       this.running = this.poll().catch((err: unknown) => {
@@ -135,6 +140,7 @@ export class FileSource implements Source {
       const before = this.checkpoint(t);
       const records: LogRecord[] = [];
       let gone = false;
+      this.badLines = [];
       try {
         const st = await t.fd.stat();
         if (st.size > t.readOffset) lag = Math.max(lag, (now - st.mtimeMs) / 1000);
@@ -145,6 +151,8 @@ export class FileSource implements Source {
         gone = !t.matched && now - t.lastGrowth >= ROTATED_GRACE_MS;
         if (gone) this.finish(t, records);
         await this.publish(records);
+        // After the publish: a failed one re-reads these lines, which would repeat the letters.
+        for (const letter of this.badLines) this.deadLetters?.add(letter);
       } catch (err) {
         // Back to the last checkpoint: the same lines are read again at the next poll.
         Object.assign(t, { readOffset: before.offset, line: before.line, partial: Buffer.alloc(0) });
@@ -292,6 +300,14 @@ export class FileSource implements Source {
       // Kept as text, as syslog keeps malformed messages; the attribute says where and why.
       const message = `${t.path}:${line}: ${error}`;
       this.stats.lastError = { at: new Date().toISOString(), message };
+      this.badLines.push({
+        source: this.name,
+        topic: TOPICS.logs,
+        file: t.path,
+        line,
+        reason: error,
+        payload: body,
+      });
       return this.textRecord(body, service, { ...fileAttrs, 'log.parse_error': message }, nowNanos);
     }
     return this.textRecord(body, service, fileAttrs, nowNanos);

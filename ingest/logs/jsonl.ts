@@ -5,6 +5,7 @@ import { HttpError } from '../../core/http/errors.ts';
 import { recordsIn } from '../../core/metrics.ts';
 import type { LogRecord } from '../../core/model/records.ts';
 import { withSpan } from '../../core/telemetry.ts';
+import type { DeadLetterSink } from '../dead-letters.ts';
 import { SourceStats, type Source, type SourceContext } from '../source.ts';
 import { normalizeJsonLog } from './normalize.ts';
 import { logKey } from '../keys.ts';
@@ -35,6 +36,12 @@ export interface JsonlResult {
   lines: number;
   rejected: number;
   errors: LineError[];
+  /** Every rejected line (errors stops at maxErrors), with its text, for dead_letters. */
+  bad?: BadLine[];
+}
+
+export interface BadLine extends LineError {
+  text: string;
 }
 
 type ParseOptions = { serviceNameAttributes: readonly string[]; maxErrors: number; nowNanos: bigint };
@@ -51,13 +58,15 @@ function parseArray(text: string, options: ParseOptions): JsonlResult | undefine
     return undefined; // e.g. NDJSON whose first line is an array: read line by line
   }
   if (!Array.isArray(items)) return undefined;
-  const result: JsonlResult = { records: [], lines: items.length, rejected: 0, errors: [] };
+  const bad: BadLine[] = [];
+  const result: JsonlResult = { records: [], lines: items.length, rejected: 0, errors: [], bad };
   items.forEach((item, i) => {
     const r = normalizeJsonLog(item, options);
     if (r.ok) result.records.push(r.record);
     else {
       result.rejected++;
       if (result.errors.length < options.maxErrors) result.errors.push({ line: i + 1, message: r.error });
+      bad.push({ line: i + 1, message: r.error, text: JSON.stringify(item) ?? 'null' });
     }
   });
   return result;
@@ -71,6 +80,7 @@ export function parseJsonl(text: string, options: ParseOptions): JsonlResult {
   }
   const records: LogRecord[] = [];
   const errors: LineError[] = [];
+  const bad: BadLine[] = [];
   let lines = 0;
   let rejected = 0;
   let start = 0;
@@ -94,19 +104,22 @@ export function parseJsonl(text: string, options: ParseOptions): JsonlResult {
     }
     rejected++;
     if (errors.length < options.maxErrors) errors.push({ line: n, message: error });
+    bad.push({ line: n, message: error, text: line });
   }
-  return { records, lines, rejected, errors };
+  return { records, lines, rejected, errors, bad };
 }
 
 export class JsonlSource implements Source {
   readonly name = 'jsonl';
   readonly kind = 'logs';
   private readonly stats = new SourceStats(this.name, this.kind);
+  private deadLetters: DeadLetterSink | undefined;
 
   constructor(private readonly config: Config['ingest']['jsonl']) {}
 
   async start(ctx: SourceContext): Promise<void> {
     const { bus, http } = ctx;
+    this.deadLetters = ctx.deadLetters;
     http.route(
       'post',
       JSONL_PATH,
@@ -130,6 +143,7 @@ export class JsonlSource implements Source {
             if (result.rejected) {
               const first = result.errors[0]!;
               this.stats.reject(result.rejected, `line ${first.line}: ${first.message}`);
+              this.deadLetter(req, result.bad ?? []);
             }
             const summary = {
               accepted: result.records.length,
@@ -161,6 +175,23 @@ export class JsonlSource implements Source {
   }
 
   async stop(): Promise<void> {}
+
+  /** One dead letter per bad line: `POST /api/v1/logs/jsonl from <peer>:<line>: reason`. */
+  private deadLetter(req: Request, bad: readonly BadLine[]): void {
+    const sink = this.deadLetters;
+    if (!sink) return;
+    const file = `${JSONL_PATH} from ${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+    for (const b of bad) {
+      sink.add({
+        source: this.name,
+        topic: TOPICS.logs,
+        file,
+        line: b.line,
+        reason: b.message,
+        payload: b.text,
+      });
+    }
+  }
 
   state() {
     return this.stats.state();

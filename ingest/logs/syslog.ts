@@ -6,6 +6,7 @@ import type { Config } from '../../core/config/schema.ts';
 import type { Logger } from '../../core/log.ts';
 import { recordsIn } from '../../core/metrics.ts';
 import type { Attributes, LogRecord } from '../../core/model/records.ts';
+import type { DeadLetterSink } from '../dead-letters.ts';
 import { SourceStats, type Source, type SourceContext } from '../source.ts';
 import { fromSyslog } from './severity.ts';
 import { FACILITIES, parseSyslog, type SyslogMessage } from './syslog-parse.ts';
@@ -236,6 +237,7 @@ export class SyslogSource implements Source {
   private udp: UdpSocket | undefined;
   private readonly sockets = new Set<Socket>();
   private publisher: Publisher | undefined;
+  private deadLetters: DeadLetterSink | undefined;
 
   constructor(private readonly config: SyslogConfig) {}
 
@@ -249,8 +251,19 @@ export class SyslogSource implements Source {
 
   private receive(data: Buffer, truncated: boolean, peer: string | undefined): void {
     const now = Date.now();
-    const m = parseSyslog(data.toString('utf8'), new Date(now));
-    if (m.error) this.stats.lastError = { at: new Date(now).toISOString(), message: m.error };
+    const raw = data.toString('utf8');
+    const m = parseSyslog(raw, new Date(now));
+    if (m.error) {
+      this.stats.lastError = { at: new Date(now).toISOString(), message: m.error };
+      // Kept as a record too (body = raw text); the dead letter says who sent what and why.
+      this.deadLetters?.add({
+        source: this.name,
+        topic: TOPICS.logs,
+        file: peer ? `syslog://${peer}` : 'syslog',
+        reason: m.error,
+        payload: raw,
+      });
+    }
     this.publisher!.push(
       syslogRecord(m, {
         serviceNameAttributes: this.config.serviceNameAttributes,
@@ -264,6 +277,7 @@ export class SyslogSource implements Source {
   async start(ctx: SourceContext): Promise<void> {
     const { host, tcpPort, udpPort, maxMessageBytes } = this.config;
     this.publisher = new Publisher(ctx.bus, this.stats, ctx.log);
+    this.deadLetters = ctx.deadLetters;
     if (tcpPort !== null) {
       const server = createServer((socket) => {
         this.sockets.add(socket);

@@ -3,6 +3,7 @@ import { TOPICS } from '../../core/bus/topics.ts';
 import { durationMs, scrapeTimeoutMs, type ScrapeJobConfig } from '../../core/config/ingest/scrape.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Attributes, MetricPoint } from '../../core/model/records.ts';
+import type { DeadLetterSink } from '../dead-letters.ts';
 import { seriesKey } from '../keys.ts';
 import type { SourceStats } from '../source.ts';
 import { formatOf, parseExposition } from './exposition.ts';
@@ -35,6 +36,8 @@ export interface TargetDeps {
   bus: Bus;
   stats: SourceStats;
   log: Logger;
+  /** Each unparseable line goes here, with the target URL and its line number. */
+  deadLetters?: DeadLetterSink;
 }
 
 /** At most this many line errors are logged per scrape; all are counted. */
@@ -152,6 +155,7 @@ export class ScrapeTarget {
         stats.reject(errors.length, `${this.url} line ${first.line}: ${first.message}`);
         for (const e of errors.slice(0, LOGGED_ERRORS))
           log.warn({ target: this.url, line: e.line }, `rejected: ${e.message}`);
+        this.deadLetter(text, errors);
       }
     } catch (err) {
       if (this.abort.signal.aborted) return; // stopping: no verdict on this target
@@ -188,6 +192,23 @@ export class ScrapeTarget {
       TOPICS.metrics,
       points.map((p) => ({ key: seriesKey(p), value: p })),
     );
+  }
+
+  /** One dead letter per rejected line: the line's text, the target URL and the line number. */
+  private deadLetter(text: string, errors: readonly { line: number; message: string }[]): void {
+    const sink = this.deps.deadLetters;
+    if (!sink) return;
+    const lines = text.split('\n');
+    for (const e of errors) {
+      sink.add({
+        source: this.deps.stats.name,
+        topic: TOPICS.metrics,
+        file: this.url,
+        line: e.line,
+        reason: e.message,
+        payload: (lines[e.line - 1] ?? '').replace(/\r$/, ''),
+      });
+    }
   }
 }
 

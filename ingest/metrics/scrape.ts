@@ -73,6 +73,7 @@ export class ScrapeSource implements Source {
         bus: ctx.bus,
         stats: this.stats,
         log: ctx.log,
+        ...(ctx.deadLetters ? { deadLetters: ctx.deadLetters } : {}),
       });
       this.targets.set(key, t);
       t.start();

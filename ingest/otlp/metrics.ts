@@ -1,10 +1,18 @@
-import type { MetricPoint, Temporality } from '../../core/model/records.ts';
+import type {
+  Exemplar,
+  ExponentialBuckets,
+  ExponentialHistogram,
+  MetricPoint,
+  Summary,
+  Temporality,
+} from '../../core/model/records.ts';
 import {
   Rejections,
   attributes,
   double,
   enumValue,
   has,
+  id,
   int64,
   list,
   msg,
@@ -104,7 +112,7 @@ function numberPoints(ctx: Context, data: Msg, type: 'gauge' | 'sum'): void {
   }
 }
 
-function histogramPoint(p: Msg): MetricPoint['histogram'] | string {
+function histogramPoint(p: Msg): NonNullable<MetricPoint['histogram']> | string {
   const count = int64(has(p, 'count') ? p.count : 0);
   if (count === undefined || count < 0) return `count ${JSON.stringify(String(p.count))} is not a uint64`;
   const bounds: number[] = [];
@@ -139,24 +147,154 @@ function histogramPoint(p: Msg): MetricPoint['histogram'] | string {
   return h;
 }
 
-function histogramPoints(ctx: Context, data: Msg): void {
-  const t = enumValue(data, 'aggregationTemporality', TEMPORALITY_NAMES);
-  const temporality = t === undefined ? undefined : TEMPORALITY[t];
+/** Scales OTLP allows (the SDKs' MIN_SCALE..MAX_SCALE). */
+const MIN_SCALE = -10;
+const MAX_SCALE = 20;
+const INT32 = 2 ** 31;
+
+/** A uint64 count field (unset = 0); undefined when not a non-negative integer. */
+function countOf(v: unknown): number | undefined {
+  const n = int64(v ?? 0);
+  return n === undefined || n < 0 ? undefined : n;
+}
+
+function expBuckets(v: unknown, side: string): ExponentialBuckets | string {
+  const b = msg(v) ?? {};
+  const offset = int64(has(b, 'offset') ? b.offset : 0);
+  if (offset === undefined || offset < -INT32 || offset >= INT32)
+    return `${side} offset ${show(b.offset)} is not an int32`;
+  const counts: number[] = [];
+  for (const c of Array.isArray(b.bucketCounts) ? (b.bucketCounts as unknown[]) : []) {
+    const n = countOf(c);
+    if (n === undefined) return `${side} bucket count ${show(c)} is not a uint64`;
+    counts.push(n);
+  }
+  if (offset + counts.length > INT32) return `${side} buckets run past the int32 bucket index range`;
+  return { offset, counts };
+}
+
+/** Sum, min and max as the histogram point carries them; the reason when one is not a number. */
+function sumMinMax(p: Msg): { sum: number; min?: number; max?: number } | string {
+  const sum = has(p, 'sum') ? double(p.sum) : 0;
+  if (sum === undefined) return `sum ${show(p.sum)} is not a number`;
+  const out: { sum: number; min?: number; max?: number } = { sum };
+  for (const f of ['min', 'max'] as const) {
+    if (!has(p, f)) continue;
+    const d = double(p[f]);
+    if (d === undefined) return `${f} ${show(p[f])} is not a number`;
+    out[f] = d;
+  }
+  return out;
+}
+
+function exponentialHistogramPoint(p: Msg): ExponentialHistogram | string {
+  const n = countOf(p.count);
+  if (n === undefined) return `count ${show(p.count)} is not a uint64`;
+  const scale = int64(has(p, 'scale') ? p.scale : 0);
+  if (scale === undefined || scale < MIN_SCALE || scale > MAX_SCALE)
+    return `scale ${show(p.scale)} is outside [${MIN_SCALE}, ${MAX_SCALE}]`;
+  const zeroCount = countOf(p.zeroCount);
+  if (zeroCount === undefined) return `zeroCount ${show(p.zeroCount)} is not a uint64`;
+  const positive = expBuckets(p.positive, 'positive');
+  if (typeof positive === 'string') return positive;
+  const negative = expBuckets(p.negative, 'negative');
+  if (typeof negative === 'string') return negative;
+  let total = zeroCount;
+  for (const c of positive.counts) total += c;
+  for (const c of negative.counts) total += c;
+  if (total !== n) return `zero count and bucket counts add up to ${total}, not to count ${n}`;
+  const smm = sumMinMax(p);
+  if (typeof smm === 'string') return smm;
+  const h: ExponentialHistogram = { count: n, sum: smm.sum, scale, zeroCount, positive, negative };
+  if (has(p, 'zeroThreshold')) {
+    const z = double(p.zeroThreshold);
+    if (z === undefined || !(z >= 0)) return `zeroThreshold ${show(p.zeroThreshold)} is not a number >= 0`;
+    h.zeroThreshold = z;
+  }
+  if (smm.min !== undefined) h.min = smm.min;
+  if (smm.max !== undefined) h.max = smm.max;
+  return h;
+}
+
+function summaryPoint(p: Msg): Summary | string {
+  const n = countOf(p.count);
+  if (n === undefined) return `count ${show(p.count)} is not a uint64`;
+  const sum = has(p, 'sum') ? double(p.sum) : 0;
+  if (sum === undefined) return `sum ${show(p.sum)} is not a number`;
+  const quantiles: Summary['quantiles'] = [];
+  for (const q of list(p.quantileValues)) {
+    const quantile = has(q, 'quantile') ? double(q.quantile) : 0;
+    if (quantile === undefined || !(quantile >= 0 && quantile <= 1))
+      return `quantile ${show(q.quantile)} is outside [0, 1]`;
+    const value = has(q, 'value') ? double(q.value) : 0;
+    if (value === undefined) return `value ${show(q.value)} at quantile ${quantile} is not a number`;
+    quantiles.push({ quantile, value });
+  }
+  return { count: n, sum, quantiles };
+}
+
+function exemplarsOf(p: Msg): Exemplar[] | string {
+  const out: Exemplar[] = [];
+  const all = list(p.exemplars);
+  for (let i = 0; i < all.length; i++) {
+    const e = all[i]!;
+    const time = u64(e, 'timeUnixNano');
+    if (time === undefined)
+      return `exemplar ${i}: timeUnixNano ${show(e.timeUnixNano)} is not Unix nanoseconds`;
+    const value = has(e, 'asDouble') ? double(e.asDouble) : has(e, 'asInt') ? int64(e.asInt) : 0;
+    if (value === undefined) return `exemplar ${i}: value is not a number`;
+    const traceId = id(e, 'traceId', 16);
+    const spanId = id(e, 'spanId', 8);
+    if (traceId === undefined || spanId === undefined) return `exemplar ${i}: malformed traceId or spanId`;
+    const ex: Exemplar = { timeUnixNano: time, value, attributes: attributes(e.filteredAttributes) };
+    if (traceId) ex.traceId = traceId;
+    if (spanId) ex.spanId = spanId;
+    out.push(ex);
+  }
+  return out;
+}
+
+/** flags (uint32); 0 when unset, undefined when not a uint32. */
+function flagsOf(p: Msg): number | undefined {
+  const f = int64(has(p, 'flags') ? p.flags : 0);
+  return f === undefined || f < 0 || f >= 2 ** 32 ? undefined : f;
+}
+
+type Aggregated = 'histogram' | 'exponential_histogram' | 'summary';
+
+/** Histogram-like points: the shared envelope (temporality, flags, exemplars) around `decode`. */
+function aggregatedPoints<T>(
+  ctx: Context,
+  data: Msg,
+  type: Aggregated,
+  decode: (p: Msg) => T | string,
+  attach: (point: MetricPoint, value: T) => void,
+): void {
+  let temporality: Temporality | undefined;
+  if (type !== 'summary') {
+    const t = enumValue(data, 'aggregationTemporality', TEMPORALITY_NAMES);
+    temporality = t === undefined ? undefined : TEMPORALITY[t];
+  }
   list(data.dataPoints).forEach((p, i) => {
-    const point: MetricPoint | string =
-      temporality === undefined
-        ? `unknown aggregationTemporality ${JSON.stringify(data.aggregationTemporality)}`
-        : newPoint(ctx, p, 'histogram');
-    const h = typeof point === 'string' ? point : histogramPoint(p);
-    if (typeof point === 'string' || typeof h === 'string' || !h) {
-      ctx.rejected.add(
-        1,
-        `metric ${JSON.stringify(ctx.name)} point ${i}: ${typeof point === 'string' ? point : h}`,
-      );
-      return;
+    const reject = (why: string) =>
+      ctx.rejected.add(1, `metric ${JSON.stringify(ctx.name)} point ${i}: ${why}`);
+    if (type !== 'summary' && temporality === undefined)
+      return reject(`unknown aggregationTemporality ${JSON.stringify(data.aggregationTemporality)}`);
+    const point = newPoint(ctx, p, type);
+    if (typeof point === 'string') return reject(point);
+    const value = decode(p);
+    if (typeof value === 'string') return reject(value);
+    if (type !== 'histogram') {
+      // The tables of the older types do not take flags and exemplars through this path.
+      const flags = flagsOf(p);
+      if (flags === undefined) return reject(`flags ${show(p.flags)} is not a uint32`);
+      const exemplars = exemplarsOf(p);
+      if (typeof exemplars === 'string') return reject(exemplars);
+      if (flags !== 0) point.flags = flags;
+      if (exemplars.length) point.exemplars = exemplars;
     }
-    point.histogram = h;
-    point.temporality = temporality;
+    attach(point, value);
+    if (temporality !== undefined) point.temporality = temporality;
     ctx.out.push(point);
   });
 }
@@ -186,11 +324,19 @@ export function convertMetrics(request: Msg): Converted<MetricPoint> {
         }
         if (kind === 'gauge') numberPoints(ctx, data, 'gauge');
         else if (kind === 'sum') numberPoints(ctx, data, 'sum');
-        else if (kind === 'histogram') histogramPoints(ctx, data);
-        else if (kind === 'exponentialHistogram' || kind === 'summary') {
-          // otel_metrics_exponential_histogram / otel_metrics_summary have no writer mapping yet.
-          rejected.add(points, `metric ${JSON.stringify(name)}: ${kind} data points are not stored (yet)`);
-        }
+        else if (kind === 'histogram')
+          aggregatedPoints(ctx, data, 'histogram', histogramPoint, (pt, h) => (pt.histogram = h));
+        else if (kind === 'exponentialHistogram')
+          aggregatedPoints(
+            ctx,
+            data,
+            'exponential_histogram',
+            exponentialHistogramPoint,
+            (pt, h) => (pt.exponentialHistogram = h),
+          );
+        else if (kind === 'summary')
+          aggregatedPoints(ctx, data, 'summary', summaryPoint, (pt, s) => (pt.summary = s));
+        else rejected.add(points, `metric ${JSON.stringify(name)}: no data (gauge, sum, histogram, ...)`);
       }
     }
   }

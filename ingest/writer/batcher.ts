@@ -1,29 +1,44 @@
 import type { BusMessage } from '../../core/bus/types.ts';
-import type { CompiledEncoder, RowBinaryEncoder } from '../../core/clickhouse/rowbinary.ts';
+import type { CompiledNativeEncoder } from '../../core/clickhouse/native.ts';
+import type { CompiledEncoder, Rejection } from '../../core/clickhouse/rowbinary.ts';
 import type { TopicMapping } from './mapping.ts';
 import type { OffsetRange } from './ranges.ts';
 
 /**
  * Builds one batch of a (topic, partition): routes each message's record(s) to a table, encodes
- * them into that table's RowBinary buffer and keeps, per row, the message it came from (for
+ * them into that table's Native columns (or RowBinary buffer) and keeps, per row, the message it came from (for
  * dead letters and for bisecting a rejected insert). Records that do not fit go to the batch's
  * dead letters with the reason; the rest of the batch is unaffected.
  */
 
+export type InsertFormat = 'Native' | 'RowBinary';
+
 export interface CompiledTable {
   table: string;
-  encoder: CompiledEncoder<unknown>;
+  /** Native when the table's types allow it and the config asks for it; else RowBinary. */
+  encoder:
+    | { format: 'RowBinary'; compiled: CompiledEncoder<unknown> }
+    | { format: 'Native'; compiled: CompiledNativeEncoder<unknown> };
 }
 
 export interface TableRows {
   table: string;
   columns: readonly string[];
-  data: Buffer;
-  /** Byte offset of each row in data. */
-  rowStarts: number[];
+  format: InsertFormat;
   rows: number;
+  /** Encoded size (approximate for Native). */
+  bytes: number;
+  /** The INSERT body of rows [lo, hi): a slice of the RowBinary buffer, or a Native block. */
+  piece(lo: number, hi: number): Buffer;
   /** The message each row came from. */
   messages: BusMessage[];
+}
+
+/** What the batcher needs of either encoder. */
+interface RowSink {
+  readonly rows: number;
+  readonly bytes: number;
+  append(record: unknown): Rejection | undefined;
 }
 
 export interface DeadLetter {
@@ -46,8 +61,39 @@ export interface ClosedBatch {
 
 interface OpenTable {
   compiled: CompiledTable;
-  encoder: RowBinaryEncoder<unknown>;
+  encoder: RowSink;
+  /** Ends the encoder's rows: their count, size and piece function. */
+  take: () => Pick<TableRows, 'rows' | 'bytes' | 'piece'>;
   messages: BusMessage[];
+}
+
+function openTable(c: CompiledTable): OpenTable {
+  if (c.encoder.format === 'Native') {
+    const enc = c.encoder.compiled.create();
+    return {
+      compiled: c,
+      encoder: enc,
+      messages: [],
+      take: () => {
+        const block = enc.finish();
+        return { rows: block.rows, bytes: block.bytes, piece: (lo, hi) => block.encode(lo, hi) };
+      },
+    };
+  }
+  const enc = c.encoder.compiled.create();
+  return {
+    compiled: c,
+    encoder: enc,
+    messages: [],
+    take: () => {
+      const { data, rowStarts, rows } = enc.finish();
+      return {
+        rows,
+        bytes: data.length,
+        piece: (lo, hi) => data.subarray(rowStarts[lo]!, hi < rows ? rowStarts[hi]! : data.length),
+      };
+    },
+  };
 }
 
 export class BatchBuilder {
@@ -59,7 +105,6 @@ export class BatchBuilder {
   /** Publish time of the batch's first message, for maxAgeMs. */
   oldest = 0;
   rows = 0;
-  bytes = 0;
 
   constructor(
     private readonly mapping: TopicMapping<unknown>,
@@ -67,7 +112,14 @@ export class BatchBuilder {
     private readonly topic: string,
     private readonly partition: number,
   ) {
-    this.tables = compiled.map((c) => ({ compiled: c, encoder: c.encoder.create(), messages: [] }));
+    this.tables = compiled.map(openTable);
+  }
+
+  /** Encoded bytes of the open batch (approximate for Native columns). */
+  get bytes(): number {
+    let b = 0;
+    for (const t of this.tables) b += t.encoder.bytes;
+    return b;
   }
 
   get empty(): boolean {
@@ -99,7 +151,6 @@ export class BatchBuilder {
     }
     const t = this.tables[target];
     if (!t) throw new Error(`${this.topic} mapping routed to table #${target}, which it does not declare`);
-    const before = t.encoder.bytes;
     const rejected = t.encoder.append(record);
     if (rejected) {
       this.deadLetters.push({
@@ -111,22 +162,22 @@ export class BatchBuilder {
     }
     t.messages.push(message);
     this.rows++;
-    this.bytes += t.encoder.bytes - before;
   }
 
   /** Ends the batch. `range` overrides the messages' own bounds (a recorded range on replay). */
   close(range?: OffsetRange): ClosedBatch {
     if (this.first === undefined || this.last === undefined) throw new Error('closing an empty batch');
     const tables: TableRows[] = [];
+    let bytes = 0;
     for (const t of this.tables) {
       if (t.encoder.rows === 0) continue;
-      const encoded = t.encoder.finish();
+      const taken = t.take();
+      bytes += taken.bytes;
       tables.push({
         table: t.compiled.table,
-        columns: t.compiled.encoder.columns,
-        data: encoded.data,
-        rowStarts: encoded.rowStarts,
-        rows: encoded.rows,
+        columns: t.compiled.encoder.compiled.columns,
+        format: t.compiled.encoder.format,
+        ...taken,
         messages: t.messages,
       });
       t.messages = [];
@@ -139,14 +190,13 @@ export class BatchBuilder {
       deadLetters: this.deadLetters,
       messages: this.count,
       rows: this.rows,
-      bytes: this.bytes,
+      bytes,
     };
     this.deadLetters = [];
     this.first = undefined;
     this.last = undefined;
     this.count = 0;
     this.rows = 0;
-    this.bytes = 0;
     this.oldest = 0;
     return batch;
   }

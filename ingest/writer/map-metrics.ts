@@ -1,5 +1,5 @@
 import { TOPICS } from '../../core/bus/topics.ts';
-import type { MetricPoint } from '../../core/model/records.ts';
+import type { Exemplar, MetricPoint } from '../../core/model/records.ts';
 import {
   EMPTY,
   checkAttributes,
@@ -7,12 +7,15 @@ import {
   isObject,
   nanos,
   type MappedColumn,
+  type TableTarget,
   type TopicMapping,
 } from './mapping.ts';
 
 /**
- * MetricPoint -> otel_metrics_gauge / otel_metrics_sum / otel_metrics_histogram, column for
- * column as the OpenTelemetry Collector's ClickHouse exporter writes them.
+ * MetricPoint -> otel_metrics_gauge / _sum / _histogram / _exponential_histogram / _summary,
+ * column for column as the OpenTelemetry Collector's ClickHouse exporter writes them. Nested
+ * columns (Exemplars, ValueAtQuantiles) are one Array(Tuple) column where the table was created
+ * with flatten_nested = 0, else one array column per field; both are served.
  */
 
 /** OTel's AggregationTemporality enum; undefined for anything else. */
@@ -44,6 +47,133 @@ const temporality: MappedColumn<MetricPoint> = {
 const GAUGE = 0;
 const SUM = 1;
 const HISTOGRAM = 2;
+const EXPONENTIAL_HISTOGRAM = 3;
+const SUMMARY = 4;
+
+const flags: MappedColumn<MetricPoint> = { name: 'Flags', get: (m) => m.flags, optional: true };
+
+const NO_EXEMPLARS: readonly Exemplar[] = Object.freeze([]);
+const exemplarsOf = (m: MetricPoint): readonly Exemplar[] => m.exemplars ?? NO_EXEMPLARS;
+
+/** The Exemplars Nested column(s), if the table has them (exporter versions differ). */
+function exemplarColumns(tableColumns: readonly string[]): MappedColumn<MetricPoint>[] {
+  if (tableColumns.includes('Exemplars')) {
+    return [
+      {
+        name: 'Exemplars',
+        get: (m) =>
+          exemplarsOf(m).map((e) => ({
+            FilteredAttributes: e.attributes ?? EMPTY,
+            TimeUnix: nanos(e.timeUnixNano),
+            Value: e.value,
+            SpanId: e.spanId ?? '',
+            TraceId: e.traceId ?? '',
+          })),
+      },
+    ];
+  }
+  if (!tableColumns.includes('Exemplars.Value')) return [];
+  return [
+    { name: 'Exemplars.FilteredAttributes', get: (m) => exemplarsOf(m).map((e) => e.attributes ?? EMPTY) },
+    { name: 'Exemplars.TimeUnix', get: (m) => exemplarsOf(m).map((e) => nanos(e.timeUnixNano)) },
+    { name: 'Exemplars.Value', get: (m) => exemplarsOf(m).map((e) => e.value) },
+    { name: 'Exemplars.SpanId', get: (m) => exemplarsOf(m).map((e) => e.spanId ?? '') },
+    { name: 'Exemplars.TraceId', get: (m) => exemplarsOf(m).map((e) => e.traceId ?? '') },
+  ];
+}
+
+/**
+ * otel_metrics_exponential_histogram for a MetricPoint of type exponential_histogram: shared by
+ * every source of such points (OTLP now, Prometheus native histograms from remote-write 2.0).
+ */
+export const exponentialHistogramTable: TableTarget<MetricPoint> = {
+  table: 'otel_metrics_exponential_histogram',
+  columns: (tableColumns) => [
+    ...common,
+    { name: 'Count', get: (m) => m.exponentialHistogram?.count },
+    { name: 'Sum', get: (m) => m.exponentialHistogram?.sum },
+    { name: 'Scale', get: (m) => m.exponentialHistogram?.scale },
+    { name: 'ZeroCount', get: (m) => m.exponentialHistogram?.zeroCount },
+    { name: 'PositiveOffset', get: (m) => m.exponentialHistogram?.positive.offset },
+    { name: 'PositiveBucketCounts', get: (m) => m.exponentialHistogram?.positive.counts },
+    { name: 'NegativeOffset', get: (m) => m.exponentialHistogram?.negative.offset },
+    { name: 'NegativeBucketCounts', get: (m) => m.exponentialHistogram?.negative.counts },
+    ...exemplarColumns(tableColumns),
+    flags,
+    { name: 'Min', get: (m) => m.exponentialHistogram?.min, optional: true },
+    { name: 'Max', get: (m) => m.exponentialHistogram?.max, optional: true },
+    temporality,
+  ],
+};
+
+const quantilesOf = (m: MetricPoint) => m.summary?.quantiles ?? [];
+
+export const summaryTable: TableTarget<MetricPoint> = {
+  table: 'otel_metrics_summary',
+  columns: (tableColumns) => [
+    ...common,
+    { name: 'Count', get: (m) => m.summary?.count },
+    { name: 'Sum', get: (m) => m.summary?.sum },
+    ...(tableColumns.includes('ValueAtQuantiles')
+      ? [
+          {
+            name: 'ValueAtQuantiles',
+            get: (m: MetricPoint) => quantilesOf(m).map((q) => ({ Quantile: q.quantile, Value: q.value })),
+          },
+        ]
+      : [
+          {
+            name: 'ValueAtQuantiles.Quantile',
+            get: (m: MetricPoint) => quantilesOf(m).map((q) => q.quantile),
+          },
+          { name: 'ValueAtQuantiles.Value', get: (m: MetricPoint) => quantilesOf(m).map((q) => q.value) },
+        ]),
+    flags,
+  ],
+};
+
+const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v);
+const isCounts = (v: unknown): boolean => Array.isArray(v) && v.every((c) => isInt(c) && (c as number) >= 0);
+
+/** The shape of an exponential_histogram point's data; the reason when it cannot be stored. */
+export function checkExponentialHistogram(h: unknown): string | undefined {
+  if (!isObject(h)) return 'exponential_histogram metric without exponentialHistogram data';
+  if (typeof h.count !== 'number' || typeof h.sum !== 'number')
+    return 'exponentialHistogram count and sum must be numbers';
+  if (!isInt(h.scale) || !isInt(h.zeroCount))
+    return 'exponentialHistogram scale and zeroCount must be integers';
+  for (const side of ['positive', 'negative'] as const) {
+    const b = h[side];
+    if (!isObject(b) || !isInt(b.offset) || !isCounts(b.counts))
+      return `exponentialHistogram.${side} must be {offset: integer, counts: non-negative integers}`;
+  }
+  return undefined;
+}
+
+function checkSummary(s: unknown): string | undefined {
+  if (!isObject(s)) return 'summary metric without summary data';
+  if (typeof s.count !== 'number' || typeof s.sum !== 'number')
+    return 'summary count and sum must be numbers';
+  if (
+    !Array.isArray(s.quantiles) ||
+    !s.quantiles.every((q) => isObject(q) && typeof q.quantile === 'number' && typeof q.value === 'number')
+  )
+    return 'summary quantiles must be [{quantile, value}] numbers';
+  return undefined;
+}
+
+function checkExemplars(e: unknown): string | undefined {
+  if (e === undefined) return undefined;
+  if (!Array.isArray(e) || !e.every((x) => isObject(x) && typeof x.value === 'number'))
+    return 'exemplars must be [{timeUnixNano, value, attributes}]';
+  for (const x of e as Record<string, unknown>[]) {
+    const bad =
+      checkTimestamp(x.timeUnixNano, 'exemplar timeUnixNano') ??
+      checkAttributes(x.attributes, 'exemplar attributes');
+    if (bad) return bad;
+  }
+  return undefined;
+}
 
 function checkHistogram(h: unknown): string | undefined {
   if (!isObject(h)) return 'histogram metric without histogram data';
@@ -83,6 +213,8 @@ export const metricsMapping: TopicMapping<MetricPoint> = {
         temporality,
       ],
     },
+    exponentialHistogramTable,
+    summaryTable,
   ],
   route(r) {
     if (!isObject(r)) return 'metric point is not an object';
@@ -105,8 +237,16 @@ export const metricsMapping: TopicMapping<MetricPoint> = {
         return SUM;
       case 'histogram':
         return checkHistogram(r.histogram) ?? HISTOGRAM;
+      case 'exponential_histogram':
+        return (
+          checkExponentialHistogram(r.exponentialHistogram) ??
+          checkExemplars(r.exemplars) ??
+          EXPONENTIAL_HISTOGRAM
+        );
+      case 'summary':
+        return checkSummary(r.summary) ?? SUMMARY;
       default:
-        return `unknown metric type ${JSON.stringify(r.type)} (gauge, sum or histogram)`;
+        return `unknown metric type ${JSON.stringify(r.type)} (gauge, sum, histogram, exponential_histogram or summary)`;
     }
   },
 };

@@ -4,7 +4,7 @@ import type { BusBatch } from '../../core/bus/types.ts';
 import { insertRowBinary } from '../../core/clickhouse/rowbinary.ts';
 import { withSpan } from '../../core/telemetry.ts';
 import type { Logger } from '../../core/log.ts';
-import type { ClosedBatch, DeadLetter, TableRows } from './batcher.ts';
+import type { ClosedBatch, DeadLetter, InsertFormat, TableRows } from './batcher.ts';
 import { DEAD_LETTERS, type DeadLetterEncoder } from './dead-letters.ts';
 import { StaleBatchError, errorText, isDataError } from './errors.ts';
 import type { OffsetRange, RangeLog } from './ranges.ts';
@@ -75,13 +75,11 @@ export class TableWriter {
   private async writeTable(batch: ClosedBatch, t: TableRows, bus: BusBatch<unknown>): Promise<void> {
     const { topic, partition, range } = batch;
     const bad: DeadLetter[] = [];
-    const piece = (lo: number, hi: number): Buffer =>
-      t.data.subarray(t.rowStarts[lo]!, hi < t.rows ? t.rowStarts[hi]! : t.data.length);
 
     const insert = async (lo: number, hi: number, token: string): Promise<void> => {
-      const data = piece(lo, hi);
+      const data = t.piece(lo, hi);
       try {
-        await this.insertRetrying(bus, topic, t.table, t.columns, data, hi - lo, token);
+        await this.insertRetrying(bus, topic, t.table, t.columns, data, hi - lo, token, t.format);
       } catch (err) {
         if (!isDataError(err)) throw err;
         if (hi - lo === 1) {
@@ -162,6 +160,7 @@ export class TableWriter {
     data: Buffer,
     rows: number,
     token: string,
+    format: InsertFormat = 'RowBinary',
   ): Promise<void> {
     await withSpan(
       'write',
@@ -180,6 +179,7 @@ export class TableWriter {
             columns,
             data,
             token,
+            format,
             clickhouse_settings: INSERT_SETTINGS,
           });
           this.o.events.inserted?.(topic, table, rows, data.length, (performance.now() - started) / 1000);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToIo, setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Bus, BusBatch, BusMessage, Subscription } from '../../core/bus/types.ts';
+import { NativeTypeError, compileNativeEncoder } from '../../core/clickhouse/native.ts';
 import { compileEncoder, describeTable } from '../../core/clickhouse/rowbinary.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { logger, type Logger } from '../../core/log.ts';
@@ -83,6 +84,8 @@ async function compileTopic(
   client: ClickHouseClient,
   database: string,
   mapping: TopicMapping<unknown>,
+  format: 'native' | 'rowbinary',
+  log: Logger,
 ): Promise<TopicPlan> {
   const tables: CompiledTable[] = [];
   for (const target of mapping.tables) {
@@ -95,11 +98,24 @@ async function compileTopic(
         `${database}.${target.table} has no column ${c.name}, which the ${mapping.topic} mapping writes`,
       );
     });
-    const encoder = compileEncoder(
-      columns.map((c) => ({ name: c.name, type: types.get(c.name)!, get: c.get, optional: c.optional })),
-      // Equal attribute sets must be equal maps (series identity, sort key, sharding key).
-      { sortMapKeys: true },
-    );
+    const encoderColumns = columns.map((c) => ({
+      name: c.name,
+      type: types.get(c.name)!,
+      get: c.get,
+      optional: c.optional,
+    }));
+    // Equal attribute sets must be equal maps (series identity, sort key, sharding key).
+    const options = { sortMapKeys: true };
+    let encoder: CompiledTable['encoder'] | undefined;
+    if (format === 'native') {
+      try {
+        encoder = { format: 'Native', compiled: compileNativeEncoder(encoderColumns, options) };
+      } catch (err) {
+        if (!(err instanceof NativeTypeError)) throw err;
+        log.info({ table: target.table, reason: err.message }, 'inserting this table as RowBinary');
+      }
+    }
+    encoder ??= { format: 'RowBinary', compiled: compileEncoder(encoderColumns, options) };
     tables.push({ table: target.table, encoder });
   }
   return { mapping, tables };
@@ -114,7 +130,8 @@ export async function startWriter(options: WriterOptions): Promise<Writer> {
   const { clickhouse: client, database, config } = options;
 
   const plans = new Map<string, TopicPlan>();
-  for (const m of mappings) plans.set(m.topic, await compileTopic(client, database, m));
+  const format = config.format ?? 'native';
+  for (const m of mappings) plans.set(m.topic, await compileTopic(client, database, m, format, log));
   const tableWriter = new TableWriter({
     client,
     database,
@@ -179,7 +196,7 @@ class PartitionWriter {
     private readonly log: Logger,
   ) {
     this.builder = new BatchBuilder(plan.mapping, plan.tables, topic, partition);
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? config.maxInFlight ?? 2);
   }
 
   async handle(batch: BusBatch<unknown>): Promise<void> {

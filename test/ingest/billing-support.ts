@@ -26,12 +26,20 @@ export async function startPipeline(
   return startRuntime(configSchema.parse(input), { ingest: startIngestRole }, ['ingest']);
 }
 
-/** Decimal text -> integer scaled by 10^scale, truncating further digits (as Decimal columns do). */
+/**
+ * Decimal text (plain, or with an exponent as shortest round-trip doubles print) -> integer
+ * scaled by 10^scale, truncating further digits (as Decimal columns do).
+ */
 export function scaled(text: string, scale: number): bigint {
-  const m = /^([+-])?(\d*)(?:\.(\d*))?$/.exec(text.trim());
-  if (!m) throw new Error(`not a plain decimal: ${text}`);
-  const frac = (m[3] ?? '').padEnd(scale, '0').slice(0, scale);
-  const v = BigInt((m[2] || '0') + frac);
+  const m = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (!m) throw new Error(`not a decimal: ${text}`);
+  const digits = (m[2] || '0') + (m[3] ?? '');
+  // Position of the decimal point within `digits`, moved by the exponent.
+  const point = (m[2] || '0').length + Number(m[4] ?? 0);
+  const shifted = point + scale;
+  const whole =
+    shifted <= 0 ? '0' : (digits + '0'.repeat(Math.max(0, shifted - digits.length))).slice(0, shifted);
+  const v = BigInt(whole || '0');
   return m[1] === '-' ? -v : v;
 }
 

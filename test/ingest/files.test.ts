@@ -153,5 +153,16 @@ describe('file tailing', () => {
     expect(rows[0]).toMatchObject({ Body: '{bad', SeverityNumber: 0 });
     expect(rows[0]!.LogAttributes['log.parse_error']).toMatch(new RegExp(`^${jl}:2: invalid JSON`));
     expect(rows[1]).toMatchObject({ Body: 'json ok', SeverityNumber: 13 });
+
+    // The bad line is also a dead letter naming the file and the line.
+    const letters = () =>
+      p.db.rows<Record<string, unknown>>(
+        `SELECT topic, offset, key, source, reason, payload FROM dead_letters WHERE source = 'files:json'`,
+      );
+    await waitFor(async () => (await letters()).length > 0, 'dead letter of the bad JSON line');
+    const [letter, ...more] = await letters();
+    expect(more).toEqual([]);
+    expect(letter).toMatchObject({ topic: 'opsight.logs', offset: 2, key: jl, payload: '{bad' });
+    expect(letter!.reason).toMatch(new RegExp(`^${jl}:2: invalid JSON`));
   });
 });

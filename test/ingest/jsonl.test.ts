@@ -231,6 +231,34 @@ describe('POST /api/v1/logs/jsonl', () => {
         LogAttributes: { stream: 'stdout' },
       },
     ]);
+
+    // Every bad line is a dead letter: its line number within the request, the reason, the text.
+    const bad = [
+      '{"message": "broken',
+      JSON.stringify({ level: 'error' }),
+      JSON.stringify({ message: 'third', timestamp: 'later' }),
+    ];
+    const letters = () =>
+      p.db.rows<{ topic: string; offset: number; key: string; reason: string; payload: string }>(
+        `SELECT topic, offset, key, reason, payload FROM dead_letters
+         WHERE source = 'jsonl' AND payload IN (${bad.map((b) => `'${b.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(', ')})
+         ORDER BY offset`,
+      );
+    await waitFor(async () => (await letters()).length === 3, 'three dead letters');
+    const got = await letters();
+    expect(got.map((l) => [l.offset, l.payload])).toEqual([
+      [2, bad[0]],
+      [5, bad[1]],
+      [6, bad[2]],
+    ]);
+    for (const l of got) {
+      expect(l.topic).toBe('opsight.logs');
+      expect(l.key).toMatch(/^\/api\/v1\/logs\/jsonl from /);
+      expect(l.reason.startsWith(`${l.key}:${l.offset}: `)).toBe(true);
+    }
+    expect(got[0]!.reason).toContain('invalid JSON');
+    expect(got[1]!.reason).toContain('no body');
+    expect(got[2]!.reason).toContain('timestamp: "later"');
   });
 
   it('accepts gzip, application/json and text/plain bodies', async () => {

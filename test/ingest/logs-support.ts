@@ -1,6 +1,7 @@
 import { MemoryBus } from '../../core/bus/memory.ts';
 import { configSchema, type Config, type ConfigInput } from '../../core/config/schema.ts';
 import { createHttpApp } from '../../core/http/app.ts';
+import { DeadLetterWriter } from '../../ingest/dead-letters.ts';
 import type { Source } from '../../ingest/source.ts';
 import { startWriter, WriterCounters } from '../../ingest/writer/index.ts';
 import { quiet, testDatabase, type TestDatabase } from '../writer/support.ts';
@@ -14,6 +15,8 @@ export interface LogPipeline {
   url: string;
   config: Config;
   counters: WriterCounters;
+  /** The sources' dead letters, flushed every 100 ms. */
+  deadLetters: DeadLetterWriter;
   sources: Source[];
   /** Starts another source on the same bus and HTTP app's context (stopped by stop()). */
   startSource(source: Source): Promise<void>;
@@ -41,7 +44,8 @@ export async function startLogPipeline(
     log: quiet,
   });
   const sources = make(config);
-  const ctx = { config, bus, http, clickhouse: db.client, log: quiet };
+  const deadLetters = new DeadLetterWriter({ client: db.client, flushMs: 100, log: quiet });
+  const ctx = { config, bus, http, clickhouse: db.client, log: quiet, deadLetters };
   for (const s of sources) await s.start(ctx);
   const server = await http.listen();
   return {
@@ -49,6 +53,7 @@ export async function startLogPipeline(
     url: `http://${server.address}`,
     config,
     counters,
+    deadLetters,
     sources,
     startSource: async (source) => {
       sources.push(source);
@@ -56,6 +61,7 @@ export async function startLogPipeline(
     },
     stop: async () => {
       for (const s of sources) await s.stop();
+      await deadLetters.close();
       await server.close();
       await writer.stop();
       await bus.close();

@@ -13,9 +13,10 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeValue, jsonEncoder } from '../../core/bus/kafka.ts';
 import { MemoryBus } from '../../core/bus/memory.ts';
 import { configSchema } from '../../core/config/schema.ts';
 import { createHttpApp } from '../../core/http/app.ts';
@@ -27,7 +28,8 @@ import { convertTraces } from '../../ingest/otlp/traces.ts';
 import { logsMapping } from '../../ingest/writer/map-logs.ts';
 import { metricsMapping } from '../../ingest/writer/map-metrics.ts';
 import { tracesMapping } from '../../ingest/writer/map-traces.ts';
-import { quiet, testDatabase, waitFor, type TestDatabase } from '../writer/support.ts';
+import { startWriter } from '../../ingest/writer/index.ts';
+import { quiet, testDatabase, uid, waitFor, type TestDatabase } from '../writer/support.ts';
 
 /**
  * The OTLP/HTTP receiver end to end: real OpenTelemetry SDK exporters (protobuf, one of them
@@ -432,39 +434,338 @@ describe('OTLP/HTTP receiver', () => {
       ),
     ).toBe(1);
 
-    const summary = await post(
-      '/v1/metrics',
-      JSON.stringify({
-        resourceMetrics: [
-          {
-            scopeMetrics: [
-              {
-                metrics: [
-                  {
-                    name: 'rpc.latency',
-                    summary: { dataPoints: [{ timeUnixNano: t, count: '1', sum: 2, quantileValues: [] }] },
-                  },
-                ],
-              },
-            ],
-          },
-        ],
-      }),
-      { 'content-type': 'application/json' },
-    );
-    expect(await summary.json()).toEqual({
-      partialSuccess: {
-        rejectedDataPoints: '1',
-        errorMessage: 'metric "rpc.latency": summary data points are not stored (yet)',
-      },
-    });
-
     const sources = (await (await fetch(`${http}/api/v1/sources`)).json()) as {
       sources: { name: string; rejected: number; lastError?: { message: string } }[];
     };
     const otlp = sources.sources.find((s) => s.name === 'otlp')!;
-    expect(otlp.rejected).toBeGreaterThanOrEqual(2);
-    expect(otlp.lastError?.message).toContain('rpc.latency');
+    expect(otlp.rejected).toBeGreaterThanOrEqual(1);
+    expect(otlp.lastError?.message).toContain('bad.histogram');
+  });
+
+  it('stores exponential histograms from the OpenTelemetry SDK (ExponentialHistogram view)', async () => {
+    const exporter = new OTLPMetricExporter({ url: `${http}/v1/metrics` });
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const provider = new MeterProvider({
+      resource,
+      readers: [reader],
+      views: [
+        {
+          instrumentName: 'sdk.exp.latency',
+          aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM },
+        },
+      ],
+    });
+    const latency = provider.getMeter('otlp-exp-meter').createHistogram('sdk.exp.latency', { unit: 'ms' });
+    const values = [0, 1, 2, 4, 100];
+    for (const v of values) latency.record(v, { route: '/exp' });
+    await provider.shutdown();
+
+    const table = `${db.database}.otel_metrics_exponential_histogram WHERE MetricName = 'sdk.exp.latency'`;
+    await waitForCount(table, 1);
+    const [row] = await db.rows<{
+      Count: number;
+      Sum: number;
+      Scale: number;
+      ZeroCount: number;
+      PositiveOffset: number;
+      PositiveBucketCounts: number[];
+      NegativeOffset: number;
+      NegativeBucketCounts: number[];
+      Min: number;
+      Max: number;
+      AggregationTemporality: number;
+      Attributes: Record<string, string>;
+      ServiceName: string;
+      MetricUnit: string;
+    }>(
+      `SELECT Count, Sum, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts, NegativeOffset, NegativeBucketCounts,
+              Min, Max, AggregationTemporality, Attributes, ServiceName, MetricUnit FROM ${table}`,
+    );
+    expect(row).toMatchObject({
+      Count: 5,
+      Sum: 107,
+      ZeroCount: 1,
+      Min: 0,
+      Max: 100,
+      AggregationTemporality: 2,
+      Attributes: { route: '/exp' },
+      ServiceName: 'otlp-sdk-test',
+      MetricUnit: 'ms',
+      NegativeBucketCounts: [],
+    });
+    // 160 buckets (the SDK's default) must span 1..100: scale 4 needs 108 (indexes -1..106),
+    // scale 5 would need 214.
+    expect(row!.Scale).toBe(4);
+    // Every positive value sits in bucket ceil(log2(v) * 2^scale) - 1 (upper bounds inclusive).
+    const expected = new Map<number, number>();
+    for (const v of values.filter((x) => x > 0)) {
+      const index = Math.ceil(Math.log2(v) * 2 ** row!.Scale) - 1;
+      expected.set(index, (expected.get(index) ?? 0) + 1);
+    }
+    const stored = new Map<number, number>();
+    row!.PositiveBucketCounts.forEach((c, k) => c > 0 && stored.set(row!.PositiveOffset + k, c));
+    expect(stored).toEqual(expected);
+  });
+
+  const kv = (key: string, value: string) => ({ key, value: { stringValue: value } });
+  const root = protobuf.loadSync(join(process.cwd(), 'ingest/otlp/proto/otlp.proto'));
+  const metricsRequest = root.lookupType('opsight.otlp.ExportMetricsServiceRequest');
+  const metricsResponse = root.lookupType('opsight.otlp.ExportMetricsServiceResponse');
+  const metricsBody = (service: string, metrics: object[]) => ({
+    resourceMetrics: [
+      { resource: { attributes: [kv('service.name', service)] }, scopeMetrics: [{ metrics }] },
+    ],
+  });
+
+  it('stores summaries from OTLP JSON and protobuf, quantiles in ValueAtQuantiles', async () => {
+    const t = now();
+    const summary = (name: string, count: number | string, quantiles: object[]) => ({
+      name,
+      unit: 's',
+      summary: {
+        dataPoints: [
+          {
+            timeUnixNano: t,
+            startTimeUnixNano: t,
+            count,
+            sum: 12.5,
+            quantileValues: quantiles,
+            attributes: [kv('rpc', 'get')],
+          },
+        ],
+      },
+    });
+    const json = await post(
+      '/v1/metrics',
+      JSON.stringify(
+        metricsBody('summary-svc', [
+          summary('rpc.json.latency', '10', [
+            { quantile: 0.5, value: 0.9 },
+            { quantile: 0.99, value: 'Infinity' },
+            { quantile: 1, value: 4.5 },
+          ]),
+        ]),
+      ),
+      { 'content-type': 'application/json' },
+    );
+    expect(json.status).toBe(200);
+    expect(await json.json()).toEqual({});
+
+    const proto = Buffer.from(
+      metricsRequest
+        .encode(
+          metricsRequest.fromObject(
+            metricsBody('summary-svc', [
+              summary('rpc.proto.latency', 4, [
+                { quantile: 0, value: 0.1 },
+                { quantile: 0.5, value: 0.25 },
+              ]),
+            ]),
+          ),
+        )
+        .finish(),
+    );
+    const pb = await post('/v1/metrics', proto, { 'content-type': 'application/x-protobuf' });
+    expect(pb.status).toBe(200);
+    expect(metricsResponse.toObject(metricsResponse.decode(Buffer.from(await pb.arrayBuffer())))).toEqual({});
+
+    const table = `${db.database}.otel_metrics_summary WHERE ServiceName = 'summary-svc'`;
+    await waitForCount(table, 2);
+    const rows = await db.rows<Record<string, unknown>>(
+      `SELECT MetricName, Count, Sum, ValueAtQuantiles.Quantile AS q, arrayMap(v -> toString(v), ValueAtQuantiles.Value) AS v,
+              Attributes, MetricUnit, StartTimeUnix = TimeUnix AS sameStart FROM ${table} ORDER BY MetricName`,
+    );
+    expect(rows).toEqual([
+      {
+        MetricName: 'rpc.json.latency',
+        Count: 10,
+        Sum: 12.5,
+        q: [0.5, 0.99, 1],
+        v: ['0.9', 'inf', '4.5'],
+        Attributes: { rpc: 'get' },
+        MetricUnit: 's',
+        sameStart: 1,
+      },
+      {
+        MetricName: 'rpc.proto.latency',
+        Count: 4,
+        Sum: 12.5,
+        q: [0, 0.5],
+        v: ['0.1', '0.25'],
+        Attributes: { rpc: 'get' },
+        MetricUnit: 's',
+        sameStart: 1,
+      },
+    ]);
+  });
+
+  it('stores exponential histograms with negative buckets and exemplars from OTLP JSON', async () => {
+    const t = now();
+    const res = await post(
+      '/v1/metrics',
+      JSON.stringify(
+        metricsBody('exp-json-svc', [
+          {
+            name: 'temperature.delta',
+            exponentialHistogram: {
+              aggregationTemporality: 'AGGREGATION_TEMPORALITY_DELTA',
+              dataPoints: [
+                {
+                  timeUnixNano: t,
+                  count: '9',
+                  sum: -3.5,
+                  scale: -2,
+                  zeroCount: '1',
+                  zeroThreshold: 0.001,
+                  positive: { offset: 3, bucketCounts: ['2', '0', '1'] },
+                  negative: { offset: -1, bucketCounts: ['5'] },
+                  min: -0.5,
+                  max: 3000,
+                  flags: 0,
+                  exemplars: [
+                    {
+                      timeUnixNano: t,
+                      asDouble: 2500,
+                      traceId: '5b8efff798038103d269b633813fc60c',
+                      spanId: 'eee19b7ec3c1b174',
+                      filteredAttributes: [kv('user', 'u1')],
+                    },
+                  ],
+                },
+              ],
+            },
+          },
+        ]),
+      ),
+      { 'content-type': 'application/json' },
+    );
+    expect(await res.json()).toEqual({});
+    const table = `${db.database}.otel_metrics_exponential_histogram WHERE ServiceName = 'exp-json-svc'`;
+    await waitForCount(table, 1);
+    const [row] = await db.rows<Record<string, unknown>>(
+      `SELECT Count, Sum, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts, NegativeOffset, NegativeBucketCounts,
+              Min, Max, Flags, AggregationTemporality, Exemplars.Value AS ev, Exemplars.TraceId AS et,
+              Exemplars.SpanId AS es, Exemplars.FilteredAttributes AS ea FROM ${table}`,
+    );
+    expect(row).toEqual({
+      Count: 9,
+      Sum: -3.5,
+      Scale: -2,
+      ZeroCount: 1,
+      PositiveOffset: 3,
+      PositiveBucketCounts: [2, 0, 1],
+      NegativeOffset: -1,
+      NegativeBucketCounts: [5],
+      Min: -0.5,
+      Max: 3000,
+      Flags: 0,
+      AggregationTemporality: 1,
+      ev: [2500],
+      et: ['5b8efff798038103d269b633813fc60c'],
+      es: ['eee19b7ec3c1b174'],
+      ea: [{ user: 'u1' }],
+    });
+  });
+
+  it('rejects invalid exponential histograms and summaries in partialSuccess, keeping the good points', async () => {
+    const t = now();
+    const point = (extra: object) => ({
+      timeUnixNano: t,
+      count: '3',
+      sum: 6,
+      scale: 0,
+      zeroCount: '0',
+      positive: { offset: 0, bucketCounts: ['1', '2'] },
+      ...extra,
+    });
+    const body = metricsBody('exp-bad-svc', [
+      {
+        name: 'exp.mixed',
+        exponentialHistogram: {
+          aggregationTemporality: 2,
+          dataPoints: [
+            point({}),
+            point({ positive: { offset: 0, bucketCounts: ['4', '-1'] } }),
+            point({ scale: 21 }),
+            point({ count: '4' }),
+            point({ scale: -10, positive: { offset: 0, bucketCounts: ['3'] } }),
+          ],
+        },
+      },
+      {
+        name: 'summary.mixed',
+        summary: {
+          dataPoints: [
+            { timeUnixNano: t, count: '2', sum: 1, quantileValues: [{ quantile: 0.5, value: 0.4 }] },
+            { timeUnixNano: t, count: '2', sum: 1, quantileValues: [{ quantile: 1.5, value: 0.4 }] },
+          ],
+        },
+      },
+    ]);
+    const res = await post('/v1/metrics', JSON.stringify(body), { 'content-type': 'application/json' });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as {
+      partialSuccess: { rejectedDataPoints: string; errorMessage: string };
+    };
+    expect(answer.partialSuccess.rejectedDataPoints).toBe('4');
+    expect(answer.partialSuccess.errorMessage).toBe(
+      [
+        'metric "exp.mixed" point 1: positive bucket count "-1" is not a uint64',
+        'metric "exp.mixed" point 2: scale 21 is outside [-10, 20]',
+        'metric "exp.mixed" point 3: zero count and bucket counts add up to 3, not to count 4',
+        'metric "summary.mixed" point 1: quantile 1.5 is outside [0, 1]',
+      ].join('; '),
+    );
+
+    // The same in protobuf: the answer's partialSuccess counts and names them too.
+    const pbBody = metricsBody('exp-bad-pb-svc', [
+      {
+        name: 'exp.pb',
+        exponentialHistogram: {
+          aggregationTemporality: 2,
+          dataPoints: [
+            { ...point({}), count: 3, zeroCount: 0, positive: { offset: 0, bucketCounts: [1, 2] } },
+            { ...point({}), count: 5, zeroCount: 0, positive: { offset: 0, bucketCounts: [1, 2] } },
+          ],
+        },
+      },
+    ]);
+    const pb = await post(
+      '/v1/metrics',
+      Buffer.from(metricsRequest.encode(metricsRequest.fromObject(pbBody)).finish()),
+      {
+        'content-type': 'application/x-protobuf',
+      },
+    );
+    expect(pb.status).toBe(200);
+    const pbAnswer = metricsResponse.toObject(metricsResponse.decode(Buffer.from(await pb.arrayBuffer())), {
+      longs: String,
+    });
+    expect(pbAnswer).toEqual({
+      partialSuccess: {
+        rejectedDataPoints: '1',
+        errorMessage: 'metric "exp.pb" point 1: zero count and bucket counts add up to 3, not to count 5',
+      },
+    });
+
+    await waitForCount(
+      `${db.database}.otel_metrics_exponential_histogram WHERE ServiceName = 'exp-bad-svc'`,
+      2,
+    );
+    await waitForCount(`${db.database}.otel_metrics_summary WHERE ServiceName = 'exp-bad-svc'`, 1);
+    await waitForCount(
+      `${db.database}.otel_metrics_exponential_histogram WHERE ServiceName = 'exp-bad-pb-svc'`,
+      1,
+    );
+    expect(
+      await db.rows(
+        `SELECT Scale, PositiveBucketCounts FROM ${db.database}.otel_metrics_exponential_histogram
+         WHERE ServiceName = 'exp-bad-svc' ORDER BY Scale`,
+      ),
+    ).toEqual([
+      { Scale: -10, PositiveBucketCounts: [3] },
+      { Scale: 0, PositiveBucketCounts: [1, 2] },
+    ]);
   });
 
   it('refuses undecodable bodies with 400 and other content types with 415', async () => {
@@ -558,6 +859,121 @@ describe('OTLP/HTTP receiver when the bus refuses', () => {
   });
 });
 
+describe('OTLP exponential histograms and summaries in the Kafka encoding', () => {
+  it('keep NaN, Infinity and int64 text through the Kafka JSON value codec into their tables', async () => {
+    const t = String(BigInt(Date.now()) * 1_000_000n + 123n);
+    const converted = convertMetrics(
+      decodeRequest(
+        'metrics',
+        'json',
+        Buffer.from(
+          JSON.stringify({
+            resourceMetrics: [
+              {
+                resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kafka-exp' } }] },
+                scopeMetrics: [
+                  {
+                    metrics: [
+                      {
+                        name: 'k.exp',
+                        exponentialHistogram: {
+                          aggregationTemporality: 2,
+                          dataPoints: [
+                            {
+                              timeUnixNano: t,
+                              count: '3',
+                              sum: 'NaN',
+                              scale: 20,
+                              zeroCount: '0',
+                              positive: { offset: -1048576, bucketCounts: ['1', '2'] },
+                              max: 'Infinity',
+                              exemplars: [{ timeUnixNano: t, asInt: '-7' }],
+                            },
+                          ],
+                        },
+                      },
+                      {
+                        name: 'k.summary',
+                        summary: {
+                          dataPoints: [
+                            {
+                              timeUnixNano: t,
+                              count: '9007199254740991',
+                              sum: '-Infinity',
+                              quantileValues: [{ quantile: 0.5, value: 'NaN' }],
+                            },
+                          ],
+                        },
+                      },
+                    ],
+                  },
+                ],
+              },
+            ],
+          }),
+        ),
+      ),
+    );
+    expect(converted.rejected.count).toBe(0);
+    // Exactly what a Kafka consumer gets: the KafkaBus value codec (bigints as strings, markers
+    // for NaN and ±Infinity), then the writer of the in-process bus.
+    const encode = jsonEncoder();
+    const wire = converted.items.map((item) => encode(item)!.toString('utf8'));
+    expect(wire.join('\n')).toContain('"sum":"\\u0000NaN"');
+    expect(wire.join('\n')).toContain('"value":"\\u0000NaN"');
+    const delivered = wire.map((text) => decodeValue(text));
+    const bus = new MemoryBus();
+    const topic = `${uid('otlp')}.metrics`;
+    await bus.publish(
+      topic,
+      delivered.map((value) => ({ key: null, value })),
+    );
+    const writer = await startWriter({
+      bus,
+      clickhouse: db.client,
+      database: db.database,
+      config: { maxRows: 1000, maxBytes: 1 << 20, maxAgeMs: 100, retryMaxDelayMs: 1000 },
+      group: uid('otlp_writer'),
+      mappings: [{ ...metricsMapping, topic }],
+      log: quiet,
+    });
+    try {
+      await waitForCount(
+        `${db.database}.otel_metrics_exponential_histogram WHERE ServiceName = 'kafka-exp'`,
+        1,
+      );
+      await waitForCount(`${db.database}.otel_metrics_summary WHERE ServiceName = 'kafka-exp'`, 1);
+      expect(
+        await db.rows(
+          `SELECT toString(Sum) AS sum, toString(Max) AS max, Scale, PositiveOffset, PositiveBucketCounts,
+                  toUnixTimestamp64Nano(TimeUnix) = ${t} AS exactTime, Exemplars.Value AS ev
+           FROM ${db.database}.otel_metrics_exponential_histogram WHERE ServiceName = 'kafka-exp'`,
+        ),
+      ).toEqual([
+        {
+          sum: 'nan',
+          max: 'inf',
+          Scale: 20,
+          PositiveOffset: -1048576,
+          PositiveBucketCounts: [1, 2],
+          exactTime: 1,
+          ev: [-7],
+        },
+      ]);
+      expect(
+        await db.rows(
+          `SELECT toString(Count) AS count, toString(Sum) AS sum, ValueAtQuantiles.Quantile AS q,
+                  arrayMap(v -> toString(v), ValueAtQuantiles.Value) AS v
+           FROM ${db.database}.otel_metrics_summary WHERE ServiceName = 'kafka-exp'`,
+        ),
+      ).toEqual([{ count: '9007199254740991', sum: '-inf', q: [0.5], v: ['nan'] }]);
+    } finally {
+      await writer.stop();
+      await bus.close();
+    }
+  });
+});
+
 describe('OTLP decoding of random and truncated payloads', () => {
   const root = protobuf.loadSync(join(process.cwd(), 'ingest/otlp/proto/otlp.proto'));
   const encode = (type: string, body: object) => {
@@ -597,6 +1013,32 @@ describe('OTLP decoding of random and truncated payloads', () => {
                     aggregationTemporality: 1,
                     dataPoints: [
                       { timeUnixNano: t, count: 3, sum: 4, bucketCounts: [1, 2], explicitBounds: [1] },
+                    ],
+                  },
+                },
+                {
+                  name: 'e',
+                  exponentialHistogram: {
+                    aggregationTemporality: 2,
+                    dataPoints: [
+                      {
+                        timeUnixNano: t,
+                        count: 4,
+                        sum: 5,
+                        scale: 3,
+                        zeroCount: 1,
+                        positive: { offset: -2, bucketCounts: [1, 1] },
+                        negative: { offset: 4, bucketCounts: [1] },
+                        exemplars: [{ timeUnixNano: t, asInt: 2, spanId: Buffer.alloc(8, 3) }],
+                      },
+                    ],
+                  },
+                },
+                {
+                  name: 'q',
+                  summary: {
+                    dataPoints: [
+                      { timeUnixNano: t, count: 2, sum: 3, quantileValues: [{ quantile: 0.5, value: 1 }] },
                     ],
                   },
                 },
@@ -662,7 +1104,7 @@ describe('OTLP decoding of random and truncated payloads', () => {
     (signal) => {
       const good = convert[signal](decodeRequest(signal, 'protobuf', valid[signal]));
       expect(good.rejected.count).toBe(0);
-      expect(good.items.length).toBe(signal === 'metrics' ? 3 : 1);
+      expect(good.items.length).toBe(signal === 'metrics' ? 5 : 1);
       const bodies: Buffer[] = [];
       for (let n = 0; n < valid[signal].length; n++) bodies.push(valid[signal].subarray(0, n));
       for (let i = 0; i < 3000; i++) {

@@ -29,6 +29,8 @@ let promTarget: string;
 let nodeTarget: string;
 let deadTarget: string;
 let slowTarget: string;
+let broken: Server;
+let brokenTarget: string;
 const served: string[] = [];
 const slowRequests: IncomingMessage[] = [];
 
@@ -74,6 +76,16 @@ function promClientServer(): Server {
   });
 }
 
+/** Text format with two unparseable lines (3 and 5) between good samples. */
+const BROKEN_BODY = [
+  '# TYPE good_gauge gauge',
+  'good_gauge 1',
+  'this line is not a sample',
+  'good_gauge{a="b"} 2',
+  'bad_value{x="y"} abc',
+  '',
+].join('\n');
+
 function job(name: string, target: string, extra: Record<string, unknown> = {}) {
   return { job_name: name, scrape_interval: '1s', static_configs: [{ targets: [target] }], ...extra };
 }
@@ -84,6 +96,8 @@ beforeAll(async () => {
   promTarget = await listen(prom);
   slow = createServer((req) => void slowRequests.push(req)); // never answers
   slowTarget = await listen(slow);
+  broken = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(BROKEN_BODY));
+  brokenTarget = await listen(broken);
   deadTarget = `127.0.0.1:${await freePort()}`;
   const nodePort = await freePort();
   nodeTarget = `127.0.0.1:${nodePort}`;
@@ -117,6 +131,7 @@ beforeAll(async () => {
           job('node', nodeTarget),
           job('dead', deadTarget, { scrape_interval: '2s' }),
           job('slow', slowTarget, { scrape_interval: '1m', scrape_timeout: '1m' }),
+          job('broken', brokenTarget, { scrape_interval: '2s' }),
           { job_name: 'filesd', scrape_interval: '1s', file_sd_configs: [{ files: [join(dir, '*.json')] }] },
         ],
       },
@@ -131,6 +146,7 @@ afterAll(async () => {
   prom?.close();
   slow?.closeAllConnections();
   slow?.close();
+  broken?.close();
   await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -304,6 +320,39 @@ describe('Prometheus scrape', () => {
       async () => (await sources()).find((s) => s.name === 'scrape/filesd')!.targets.length === 0,
       'target removed',
     );
+  });
+
+  it('dead-letters each unparseable line with the target URL and line number, keeping the good series', async () => {
+    await waitFor(
+      async () => (await latest('otel_metrics_gauge', 'broken', 'good_gauge', `Attributes['a'] = 'b'`)) === 2,
+      'good series of the broken target',
+    );
+    expect(
+      await latest('otel_metrics_gauge', 'broken', 'good_gauge', `NOT mapContains(Attributes, 'a')`),
+    ).toBe(1);
+    const url = `http://${brokenTarget}/metrics`;
+    const letters = () =>
+      db.rows<Record<string, unknown>>(
+        `SELECT topic, offset, key, source, reason, payload FROM dead_letters WHERE source = 'scrape/broken'
+         ORDER BY received_at, offset`,
+      );
+    await waitFor(async () => new Set((await letters()).map((l) => l.offset)).size === 2, 'two dead lines');
+    const rows = await letters();
+    const line3 = rows.find((r) => r.offset === 3)!;
+    const line5 = rows.find((r) => r.offset === 5)!;
+    expect(line3).toMatchObject({
+      topic: 'opsight.metrics',
+      key: url,
+      payload: 'this line is not a sample',
+    });
+    expect(line3.reason).toMatch(new RegExp(`^${url.replace(/[.?]/g, '\\$&')}:3: \\S`));
+    expect(line5).toMatchObject({ key: url, payload: 'bad_value{x="y"} abc' });
+    expect(line5.reason).toContain(`${url}:5: `);
+    // Only the bad lines: one letter per bad line per scrape.
+    expect(rows.every((r) => r.offset === 3 || r.offset === 5)).toBe(true);
+    const state = (await sources()).find((s) => s.name === 'scrape/broken')!;
+    expect(state.targets[0]!.health).toBe('up');
+    expect(state.rejected).toBeGreaterThanOrEqual(2);
   });
 
   it('stopping cancels a scrape in flight', async () => {

@@ -389,5 +389,36 @@ describe('syslog from util-linux logger into otel_logs', () => {
     expect(state.received).toBeGreaterThanOrEqual(27);
     expect(state.accepted).toBe(state.received);
     expect(state.lastError?.message).toBeTruthy();
+
+    // Each malformed message is also a dead letter naming the peer and the reason.
+    const letters = () =>
+      p.db.rows<Record<string, unknown>>(
+        `SELECT topic, key, source, reason, payload FROM dead_letters
+         WHERE source = 'syslog' AND (payload LIKE 'garbage%' OR payload LIKE '%badtime%') ORDER BY payload`,
+      );
+    await waitFor(async () => (await letters()).length === 2, 'two dead letters');
+    expect(await letters()).toEqual([
+      {
+        topic: 'opsight.logs',
+        key: 'syslog://127.0.0.1',
+        source: 'syslog',
+        reason:
+          'syslog://127.0.0.1: RFC 5424: invalid TIMESTAMP "badtime": expected RFC 3339 with a time zone',
+        payload: '<14>1 badtime h badapp - - - m',
+      },
+      {
+        topic: 'opsight.logs',
+        key: 'syslog://127.0.0.1',
+        source: 'syslog',
+        reason: 'syslog://127.0.0.1: no PRI: expected <0..191> at the start',
+        payload: 'garbage without pri',
+      },
+    ]);
+    // Well-formed messages leave none.
+    expect(
+      await p.db.scalar(
+        `SELECT count() FROM dead_letters WHERE source = 'syslog' AND payload LIKE '%after%'`,
+      ),
+    ).toBe(0);
   });
 });

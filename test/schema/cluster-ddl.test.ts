@@ -44,7 +44,7 @@ describe('cluster DDL', () => {
 
   it('makes a replicated _local table and a Distributed table for every table', () => {
     const names = migrations.flatMap((m) => (m.tables ?? []).map((t) => t.name));
-    expect(names.length).toBe(20);
+    expect(names.length).toBe(21);
     expect(locals.map((t) => t.name).sort()).toEqual(names.map((n) => `${n}_local`).sort());
     expect(distributed.map((t) => t.name).sort()).toEqual([...names].sort());
     for (const name of names) {

@@ -29,6 +29,7 @@ const OWN_TABLES = [
   'changes',
   'ingest_batches',
   'billing_loads',
+  'file_loads',
 ];
 
 /** Written out from the exporter's sqltemplates, independently of the schema modules. */

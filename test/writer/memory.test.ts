@@ -138,7 +138,7 @@ describe('writer on the in-process bus', () => {
         await bus.publish(topics.metrics, [
           { key: 'm', value: m(1) },
           { key: 'm', value: { ...m(2), name: undefined } },
-          { key: 'm', value: { ...m(3), type: 'summary' } },
+          { key: 'm', value: { ...m(3), type: 'quantiles' } },
           { key: 'm', value: { ...m(4), timeUnixNano: Number.NaN } },
           { key: 'm', value: { ...m(6), timeUnixNano: 'soon' } },
           { key: 'm', value: m(7) },
@@ -201,7 +201,7 @@ describe('writer on the in-process bus', () => {
       ['billing', /billing_focus\.BilledCost: expected a decimal number .*"12,50"/],
       ['billing', /billing_focus\.ChargePeriodStart: expected a timestamp .*"yesterday"/],
       ['metrics', /metric point without a name/],
-      ['metrics', /unknown metric type "summary"/],
+      ['metrics', /unknown metric type "quantiles"/],
       ['metrics', /timeUnixNano must be Unix nanoseconds/],
       ['metrics', /otel_metrics_(gauge|sum|histogram)\.TimeUnix: expected a timestamp .*"soon"/],
     ];

@@ -16,7 +16,8 @@ const COLUMNS: [string, string][] = [
 ];
 
 function addColumns(options: SchemaOptions): string[] {
-  const tables = options.cluster === undefined ? ['incidents'] : [storageName('incidents', options), 'incidents'];
+  const tables =
+    options.cluster === undefined ? ['incidents'] : [storageName('incidents', options), 'incidents'];
   return tables.map(
     (t) =>
       `ALTER TABLE ${qualified(t, options)}${onCluster(options)} ${COLUMNS.map(

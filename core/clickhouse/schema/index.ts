@@ -8,7 +8,9 @@ import { cmdbKedb } from './0006_cmdb_kedb.ts';
 import { detectorTables } from './0007_detector_tables.ts';
 import { pipeline } from './0008_pipeline.ts';
 import { billingLoads } from './0009_billing_loads.ts';
+import { fileLoads } from './0010_file_loads.ts';
 import { incidentTriage } from './0011_incident_triage.ts';
+import { knownErrorSource } from './0012_known_error_source.ts';
 
 /** Applied in this order; append only, never renumber or edit an applied one. */
 export const migrations: readonly Migration[] = [
@@ -21,5 +23,7 @@ export const migrations: readonly Migration[] = [
   detectorTables,
   pipeline,
   billingLoads,
+  fileLoads,
   incidentTriage,
+  knownErrorSource,
 ];

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { AnomalyDetector, scoreSeries } from '../../detect/metrics/index.ts';
+import { DAY_POINTS, gaussian, rng, seasonal, STEP, T0, type Series } from './anomaly-support.ts';
+
+// Anomalies start on day 10 (a Thursday), after the model has seen more than a week.
+const A = 10 * DAY_POINTS + 100;
+
+function alerts(s: Series): number[] {
+  const r = scoreSeries(s.timestamps, s.values);
+  const out: number[] = [];
+  for (let i = 0; i < r.score.length; i++) if (r.score[i]! >= 0.5) out.push(i);
+  return out;
+}
+
+/** Alerts relative to the anomaly start; none before it is allowed. */
+function detectedAfter(s: Series, start = A): number[] {
+  const all = alerts(s);
+  expect(all.filter((i) => i < start)).toEqual([]);
+  return all.map((i) => i - start);
+}
+
+describe('anomaly core on synthetic series', () => {
+  it('raises no alert on clean daily+weekly seasonal series with noise (several seeds)', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const s = seasonal(21, seed, 3);
+      expect(alerts(s), `seed ${seed}`).toEqual([]);
+    }
+  });
+
+  it('raises no alert on Gaussian noise without seasonality', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const g = gaussian(rng(seed));
+      const timestamps: number[] = [];
+      const gaussianValues: number[] = [];
+      for (let i = 0; i < 14 * DAY_POINTS; i++) {
+        timestamps.push(T0 + i * STEP);
+        gaussianValues.push(50 + 2 * g());
+      }
+      expect(alerts({ timestamps, values: gaussianValues }), `gaussian seed ${seed}`).toEqual([]);
+    }
+  });
+
+  it('detects a spike at once, in either direction', () => {
+    expect(detectedAfter(seasonal(14, 7, 3, (i, v) => (i === A ? v + 60 : v)))[0]).toBe(0);
+    expect(detectedAfter(seasonal(14, 8, 3, (i, v) => (i === A ? v - 60 : v)))[0]).toBe(0);
+  });
+
+  it('detects a level shift within a few points and then accepts the new level', () => {
+    const d = detectedAfter(seasonal(14, 7, 3, (i, v) => (i >= A ? v + 40 : v)));
+    expect(d[0]).toBeGreaterThanOrEqual(0);
+    expect(d[0]).toBeLessThan(6);
+    // One alert for the shift, not one per point of the new regime.
+    expect(d.length).toBeLessThanOrEqual(2);
+  });
+
+  it('detects a trend change within a few hours', () => {
+    const d = detectedAfter(seasonal(14, 7, 3, (i, v) => (i >= A ? v + 0.6 * (i - A) : v)));
+    expect(d[0]).toBeGreaterThanOrEqual(0);
+    expect(d[0]).toBeLessThan(48);
+  });
+
+  it('detects a changed daily shape (the daily cycle moving by six hours)', () => {
+    const shift = DAY_POINTS / 4;
+    const d = detectedAfter(
+      seasonal(14, 7, 3, (i, v) => {
+        if (i < A) return v;
+        const phase = (2 * Math.PI * (i % DAY_POINTS)) / DAY_POINTS;
+        const moved = (2 * Math.PI * ((i + shift) % DAY_POINTS)) / DAY_POINTS;
+        return v - 30 * Math.sin(phase) + 30 * Math.sin(moved);
+      }),
+    );
+    expect(d[0]).toBeGreaterThanOrEqual(0);
+    expect(d[0]).toBeLessThan(DAY_POINTS / 4);
+  });
+
+  it('detects a flat line (stuck value) while it lasts', () => {
+    const d = detectedAfter(seasonal(14, 7, 3, (i, v) => (i >= A && i < A + DAY_POINTS ? 110 : v)));
+    expect(d[0]).toBeGreaterThanOrEqual(0);
+    expect(d[0]).toBeLessThan(DAY_POINTS / 2);
+  });
+
+  it('copes with missing data: gaps and NaN raise nothing, a later spike is still found', () => {
+    const s = seasonal(14, 9, 3, (i, v) => (i === A ? v + 60 : v));
+    const timestamps: number[] = [];
+    const values: number[] = [];
+    for (let i = 0; i < s.values.length; i++) {
+      if (i > 5 * DAY_POINTS && i < 5 * DAY_POINTS + 72) continue; // a 6-hour hole
+      if (i % 97 === 0 && i !== A) {
+        timestamps.push(s.timestamps[i]!);
+        values.push(Number.NaN); // a missing value inside the stream
+        continue;
+      }
+      timestamps.push(s.timestamps[i]!);
+      values.push(s.values[i]!);
+    }
+    const r = scoreSeries(timestamps, values);
+    const at = timestamps.indexOf(T0 + A * STEP);
+    const fired: number[] = [];
+    for (let i = 0; i < r.score.length; i++) if (r.score[i]! >= 0.5) fired.push(i);
+    expect(fired).toEqual([at]);
+  });
+
+  it('handles irregular sampling (jittered 3–7 minute intervals) without false alerts', () => {
+    const s = seasonal(14, 10, 3);
+    let t = T0;
+    const timestamps = s.timestamps.map((_, i) => (t += 180_000 + ((i * 7919) % 240_000)));
+    const r = scoreSeries(timestamps, s.values);
+    expect(Math.max(...r.score)).toBeLessThan(0.5);
+  });
+
+  it('gives expected values and a band that contain ordinary points', () => {
+    const s = seasonal(14, 12, 3);
+    const r = scoreSeries(s.timestamps, s.values);
+    let inside = 0;
+    let n = 0;
+    for (let i = 7 * DAY_POINTS; i < s.values.length; i++) {
+      n++;
+      if (s.values[i]! >= r.lower[i]! && s.values[i]! <= r.upper[i]!) inside++;
+      expect(r.lower[i]!).toBeLessThan(r.upper[i]!);
+    }
+    expect(inside / n).toBeGreaterThan(0.99);
+  });
+
+  it('scores in [0, 1], zero while warming up, and rejects bad configuration', () => {
+    const s = seasonal(3, 13, 3);
+    const d = new AnomalyDetector({ minHistory: 50 });
+    for (let i = 0; i < s.values.length; i++) {
+      const r = d.update(s.timestamps[i]!, s.values[i]!);
+      expect(r.score).toBeGreaterThanOrEqual(0);
+      expect(r.score).toBeLessThanOrEqual(1);
+      if (i < 50) expect(r.score).toBe(0);
+    }
+    expect(() => new AnomalyDetector({ sensitivity: 2 })).toThrow(/sensitivity/);
+    expect(() => new AnomalyDetector({ quietPoints: -1 })).toThrow(/quietPoints/);
+  });
+
+  it('is more sensitive with a higher sensitivity', () => {
+    const s = seasonal(14, 14, 3, (i, v) => (i === A ? v + 14 : v));
+    const count = (sensitivity: number) => {
+      const r = scoreSeries(s.timestamps, s.values, { sensitivity });
+      return r.rawScore[A]!;
+    };
+    expect(count(0.9)).toBeGreaterThan(count(0.5));
+    expect(count(0.5)).toBeGreaterThan(count(0.1));
+  });
+});
