@@ -71,7 +71,10 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
 
   // Serialised: a flush stores versions in order and never overlaps another.
   let flushing: Promise<void> = Promise.resolve();
-  const flush = (): Promise<void> => (flushing = flushing.then(() => persist(correlator.drain())));
+  // Per bus batch an incident growing in a storm is re-triaged at most once a second; the tick
+  // and API actions force it.
+  const flush = (force = false): Promise<void> =>
+    (flushing = flushing.then(() => persist(correlator.drain(force))));
   const persist = async (events: IncidentEvent[]) => {
     const discovered = correlator.drainDiscovered();
     if (discovered.length) await saveDiscovered(ctx.clickhouse, discovered);
@@ -118,7 +121,7 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
   await dispatcher.start();
 
   mountAlertIntake(ctx.http, ctx.bus, cfg.fingerprintLabels);
-  mountIncidentApi(ctx.http, ctx.clickhouse, correlator, flush);
+  mountIncidentApi(ctx.http, ctx.clickhouse, correlator, () => flush(true));
   mountCmdbApi(ctx.http, ctx.clickhouse);
 
   let ticks = 0;
@@ -129,7 +132,7 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
       correlator.tick(Date.now());
       // The CMDB, KEDB and changes may be imported by another process: re-read now and then.
       if (++ticks % 6 === 0) await refresh();
-      await flush();
+      await flush(true);
     })()
       .catch((err: unknown) => log.warn({ err }, 'correlator tick failed'))
       .finally(() => (ticking = undefined));
@@ -142,7 +145,7 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
       clearInterval(timer);
       await ticking;
       await sub.close();
-      await flush().catch((err: unknown) => log.error({ err }, 'final incident flush failed'));
+      await flush(true).catch((err: unknown) => log.error({ err }, 'final incident flush failed'));
       await dispatcher.stop();
     },
   };

@@ -101,6 +101,8 @@ interface IncidentState {
   lastSeen: number;
   /** When an alert last joined (repeats do not count): the grouping window runs from here. */
   lastJoin: number;
+  /** Alert time of the last triage. */
+  triagedAt: number;
   allResolvedAt?: number;
   acknowledgedAt?: number;
   resolvedAt?: number;
@@ -312,18 +314,28 @@ export class Correlator {
     return [...this.incidents.values()].map((i) => this.snapshot(i));
   }
 
-  private triageDirty(): void {
+  /**
+   * Triage of incidents whose membership changed. In a storm an incident gains alerts every
+   * millisecond; re-ranking it at most every TRIAGE_INTERVAL_MS (alert time) keeps the cost
+   * per alert flat, and `force` (get, list) always brings it up to date.
+   */
+  private triageDirty(force = true): void {
     if (!this.dirty.size) return;
     for (const [id, at] of this.dirty) {
       const inc = this.incidents.get(id);
-      if (inc) this.retriage(inc, at);
+      if (!inc) {
+        this.dirty.delete(id);
+        continue;
+      }
+      if (!force && at - inc.triagedAt < TRIAGE_INTERVAL_MS) continue;
+      this.retriage(inc, at);
+      this.dirty.delete(id);
     }
-    this.dirty.clear();
   }
 
   /** Events since the last call (for persistence and notification), oldest first. */
-  drain(): IncidentEvent[] {
-    this.triageDirty();
+  drain(force = false): IncidentEvent[] {
+    this.triageDirty(force);
     return this.outbox.splice(0);
   }
 
@@ -361,6 +373,7 @@ export class Correlator {
         firstSeen: Date.parse(i.firstSeen),
         lastSeen: Date.parse(i.lastSeen),
         lastJoin: Date.parse(i.lastSeen),
+        triagedAt: 0,
         ...(i.acknowledgedAt ? { acknowledgedAt: Date.parse(i.acknowledgedAt) } : {}),
         ...(i.resolvedAt ? { resolvedAt: Date.parse(i.resolvedAt) } : {}),
         ...(i.costKey ? { costKey: i.costKey } : {}),
@@ -451,6 +464,7 @@ export class Correlator {
       firstSeen: nowMs,
       lastSeen: nowMs,
       lastJoin: nowMs,
+      triagedAt: nowMs,
       notified: [],
       version: 0,
     };
@@ -482,7 +496,7 @@ export class Correlator {
         c.alerts++;
       } else {
         inc.cis.set(a.ci, { ci: a.ci, onset, maxScore: a.alert.score ?? 0, alerts: 1 });
-        this.indexOpen(inc);
+        this.indexOpen(inc, a.ci);
       }
     }
     inc.timeline.push({ at: iso(nowMs), event });
@@ -494,6 +508,7 @@ export class Correlator {
 
   /** Recompute root causes, blast radius, known errors, changes, priority, title. */
   private retriage(inc: IncidentState, nowMs: number, opening = false): void {
+    inc.triagedAt = nowMs;
     const prevRoot = inc.rootCauses[0]?.ci;
     const prevPriority = inc.priority;
     const members = [...inc.alerts].map((fp) => this.alerts.get(fp)?.alert).filter((x): x is Alert => !!x);
@@ -586,8 +601,8 @@ export class Correlator {
     this.emit(inc, 'resolved');
   }
 
-  private indexOpen(inc: IncidentState): void {
-    for (const ci of inc.cis.keys()) {
+  private indexOpen(inc: IncidentState, only?: string): void {
+    for (const ci of only ? [only] : inc.cis.keys()) {
       let s = this.openByCi.get(ci);
       if (!s) this.openByCi.set(ci, (s = new Set()));
       s.add(inc.id);
@@ -637,6 +652,9 @@ export class Correlator {
     };
   }
 }
+
+/** At most one re-ranking of an incident per this much alert time while it grows. */
+const TRIAGE_INTERVAL_MS = 1000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const label = (a: Alert) => `${a.labels.alertname ?? a.kind}${a.service ? ` on ${a.service}` : ''}`;

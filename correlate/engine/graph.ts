@@ -121,24 +121,28 @@ export class CiGraph {
   }
 
   /** Everything that depends on `id`, transitively (the blast radius of a fault in `id`). */
-  allDependents(id: string, limit = 10_000): Set<string> {
-    return this.closure(id, this.downstream, limit);
+  allDependents(id: string, limit = 10_000, maxDepth = Infinity): Set<string> {
+    return this.closure(id, this.downstream, limit, maxDepth);
   }
 
   /** Everything `id` depends on, transitively. */
-  allDependencies(id: string, limit = 10_000): Set<string> {
-    return this.closure(id, this.upstream, limit);
+  allDependencies(id: string, limit = 10_000, maxDepth = Infinity): Set<string> {
+    return this.closure(id, this.upstream, limit, maxDepth);
   }
 
-  private closure(id: string, edges: Map<string, Set<string>>, limit: number): Set<string> {
+  private closure(id: string, edges: Map<string, Set<string>>, limit: number, maxDepth: number): Set<string> {
     const out = new Set<string>();
-    const stack = [id];
-    while (stack.length && out.size < limit) {
-      for (const n of edges.get(stack.pop()!) ?? []) {
-        if (n === id || out.has(n)) continue;
-        out.add(n);
-        stack.push(n);
+    let frontier = [id];
+    for (let depth = 1; depth <= maxDepth && frontier.length && out.size < limit; depth++) {
+      const next: string[] = [];
+      for (const f of frontier) {
+        for (const n of edges.get(f) ?? []) {
+          if (n === id || out.has(n)) continue;
+          out.add(n);
+          next.push(n);
+        }
       }
+      frontier = next;
     }
     return out;
   }

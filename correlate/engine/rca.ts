@@ -32,21 +32,31 @@ export interface RcaOptions {
 }
 
 const W = { upstream: 0.45, onset: 0.25, score: 0.1, change: 0.2 };
+const MAX_RANKED = 200;
+const RANK_DEPTH = 4;
+/** A dependency shared by more affected CIs than this is not looked for (too costly, rarely silent). */
+const MAX_SHARED = 50;
 
 export function rankRootCauses(
-  affected: AffectedCi[],
+  affectedIn: AffectedCi[],
   graph: CiGraph,
   changes: ChangeIndex,
   o: RcaOptions,
 ): RootCause[] {
+  let affected = affectedIn;
   if (!affected.length) return [];
+  // In a storm, causes alert early: rank the earliest MAX_RANKED affected CIs (each ranking
+  // walks the CI's dependency closures, so this bounds the cost of a giant incident).
+  if (affected.length > MAX_RANKED)
+    affected = [...affected].sort((a, b) => a.onset - b.onset).slice(0, MAX_RANKED);
   const ids = new Set(affected.map((a) => a.ci));
   const t0 = Math.min(...affected.map((a) => a.onset));
   const others = Math.max(1, ids.size - 1);
   const out: RootCause[] = [];
   for (const a of affected) {
-    const below = countIn(graph.allDependents(a.ci), ids, a.ci);
-    const above = countIn(graph.allDependencies(a.ci), ids, a.ci);
+    // Faults show within a few hops; deeper closures cost much and rarely change the order.
+    const below = countIn(graph.allDependents(a.ci, 10_000, RANK_DEPTH), ids, a.ci);
+    const above = countIn(graph.allDependencies(a.ci, 10_000, RANK_DEPTH), ids, a.ci);
     // Upstream share: dependents among the affected, minus a penalty when it itself depends
     // on another affected CI (then that one is more likely the cause).
     const upstream = ids.size === 1 ? 1 : Math.max(0, (below - 0.5 * above) / others);
@@ -67,7 +77,7 @@ export function rankRootCauses(
     out.push({ ci: a.ci, score: round(score), reason: why.join('; ') });
   }
   // Silent shared dependencies: depended on by every affected CI (and by more than one).
-  if (ids.size > 1) {
+  if (ids.size > 1 && ids.size <= MAX_SHARED) {
     let common: Set<string> | undefined;
     for (const a of affected) {
       const deps = graph.allDependencies(a.ci, 2_000);

@@ -31,8 +31,8 @@ export function runScenario(s: Scenario, options: Partial<CorrelatorOptions> = {
   let lastTick = 0;
   // Final state of every incident, including ones the correlator later forgets.
   const incidents = new Map<string, Incident>();
-  const collect = () => {
-    for (const e of c.drain()) incidents.set(e.incident.id, e.incident);
+  const collect = (force = false) => {
+    for (const e of c.drain(force)) incidents.set(e.incident.id, e.incident);
   };
   for (const e of s.events) {
     if (e.at - lastTick >= 10_000) {
@@ -44,7 +44,7 @@ export function runScenario(s: Scenario, options: Partial<CorrelatorOptions> = {
     c.ingest(e.alert, e.at);
     collect();
   }
-  collect();
+  collect(true);
   const predicted = new Map<string, string>();
   for (const inc of incidents.values()) for (const fp of inc.alertFingerprints) predicted.set(fp, inc.id);
   const fps = [...truth.keys()];
