@@ -101,6 +101,8 @@ interface IncidentState {
   lastSeen: number;
   /** When an alert last joined (repeats do not count): the grouping window runs from here. */
   lastJoin: number;
+  /** Member alerts firing now (so "all resolved" is O(1) in a storm). */
+  firing: number;
   /** Alert time of the last triage. */
   triagedAt: number;
   allResolvedAt?: number;
@@ -122,6 +124,8 @@ export class Correlator {
   /** Open incidents per CI, for grouping without scanning every incident. */
   private readonly openByCi = new Map<string, Set<string>>();
   private readonly outbox: IncidentEvent[] = [];
+  /** Incidents with plain updates since the last drain: one snapshot each, built at drain. */
+  private readonly updated = new Map<string, IncidentState>();
   /** Incidents whose membership changed since the last drain: triaged once per drain, not per alert. */
   private readonly dirty = new Map<string, number>();
   private readonly discovered: Ci[] = [];
@@ -213,7 +217,8 @@ export class Correlator {
     const inc = prev.incidentId ? this.incidents.get(prev.incidentId) : undefined;
     if (inc) {
       inc.timeline.push({ at: iso(nowMs), event: `alert ${label(prev.alert)} resolved` });
-      if (this.allResolved(inc)) inc.allResolvedAt = nowMs;
+      inc.firing = Math.max(0, inc.firing - 1);
+      if (inc.firing === 0) inc.allResolvedAt = nowMs;
       this.emit(inc, 'updated');
     }
     return { action: 'resolved', ...(inc ? { incidentId: inc.id } : {}) };
@@ -226,6 +231,7 @@ export class Correlator {
     prev.lastSeen = nowMs;
     prev.alert = { ...alert, startsAt: prev.alert.startsAt };
     inc.allResolvedAt = undefined;
+    inc.firing++;
     inc.lastSeen = nowMs;
     inc.notifications++;
     if (inc.status === 'resolved') {
@@ -336,6 +342,9 @@ export class Correlator {
   /** Events since the last call (for persistence and notification), oldest first. */
   drain(force = false): IncidentEvent[] {
     this.triageDirty(force);
+    for (const inc of this.updated.values())
+      this.outbox.push({ type: 'updated', incident: this.snapshot(inc) });
+    this.updated.clear();
     return this.outbox.splice(0);
   }
 
@@ -373,6 +382,7 @@ export class Correlator {
         firstSeen: Date.parse(i.firstSeen),
         lastSeen: Date.parse(i.lastSeen),
         lastJoin: Date.parse(i.lastSeen),
+        firing: 0,
         triagedAt: 0,
         ...(i.acknowledgedAt ? { acknowledgedAt: Date.parse(i.acknowledgedAt) } : {}),
         ...(i.resolvedAt ? { resolvedAt: Date.parse(i.resolvedAt) } : {}),
@@ -397,6 +407,7 @@ export class Correlator {
           flaps: 0,
         });
       }
+      inc.firing = [...inc.alerts].filter((fp) => this.alerts.get(fp)?.resolvedAt === undefined).length;
       if (inc.status !== 'resolved' && this.allResolved(inc)) inc.allResolvedAt ??= nowMs;
     }
     this.drainDiscovered();
@@ -464,6 +475,7 @@ export class Correlator {
       firstSeen: nowMs,
       lastSeen: nowMs,
       lastJoin: nowMs,
+      firing: 0,
       triagedAt: nowMs,
       notified: [],
       version: 0,
@@ -486,6 +498,7 @@ export class Correlator {
     inc.notifications++;
     inc.lastSeen = nowMs;
     inc.lastJoin = nowMs;
+    inc.firing++;
     inc.allResolvedAt = undefined;
     const onset = Math.min(nowMs, Date.parse(a.alert.startsAt) || nowMs);
     if (a.ci) {
@@ -616,6 +629,13 @@ export class Correlator {
 
   private emit(inc: IncidentState, type: IncidentEventType): void {
     inc.version++;
+    // Plain updates coalesce (the store keeps the newest version anyway); transitions people are
+    // notified about keep their own snapshot.
+    if (type === 'updated') {
+      this.updated.set(inc.id, inc);
+      return;
+    }
+    this.updated.delete(inc.id);
     this.outbox.push({ type, incident: this.snapshot(inc) });
   }
 
@@ -654,7 +674,7 @@ export class Correlator {
 }
 
 /** At most one re-ranking of an incident per this much alert time while it grows. */
-const TRIAGE_INTERVAL_MS = 1000;
+const TRIAGE_INTERVAL_MS = 5000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const label = (a: Alert) => `${a.labels.alertname ?? a.kind}${a.service ? ` on ${a.service}` : ''}`;
