@@ -1,9 +1,7 @@
-import { connect, targetFromConfig } from '../../core/clickhouse/client.ts';
-import { startEmbedded } from '../../core/clickhouse/embedded.ts';
-import { migrate } from '../../core/clickhouse/migrate.ts';
 import type { Config } from '../../core/config/schema.ts';
 import type { Incident } from '../../core/model/records.ts';
 import { queryIncidents } from '../store/incidents.ts';
+import { withClickHouse } from './session.ts';
 
 /**
  * `opsight incidents`: the newest version of each incident from ClickHouse (the configured one,
@@ -14,20 +12,7 @@ export async function runIncidents(
   o: { status?: string; priority?: string; service?: string; limit?: string; json?: boolean },
   out: (s: string) => void = (s) => process.stdout.write(s),
 ): Promise<number> {
-  let url = config.clickhouse.url;
-  const embedded = url
-    ? undefined
-    : await startEmbedded({ dataDir: config.dataDir, port: config.clickhouse.embedded.port });
-  url ??= embedded!.url;
-  const target = targetFromConfig(config, url);
-  const admin = connect(target, false);
-  const client = connect(target);
-  try {
-    await migrate(admin, {
-      database: config.clickhouse.database,
-      cluster: config.clickhouse.cluster,
-      ttlDays: config.clickhouse.ttlDays,
-    });
+  return withClickHouse(config, async (client) => {
     const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()) : undefined);
     const incidents = await queryIncidents(client, {
       ...(o.status ? { status: list(o.status)! } : { status: ['open', 'acknowledged'] }),
@@ -37,10 +22,7 @@ export async function runIncidents(
     });
     out(o.json ? `${JSON.stringify(incidents, null, 2)}\n` : formatIncidents(incidents));
     return 0;
-  } finally {
-    await Promise.all([admin.close(), client.close()]);
-    await embedded?.stop();
-  }
+  });
 }
 
 export function formatIncidents(list: Incident[]): string {

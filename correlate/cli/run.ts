@@ -1,8 +1,6 @@
-import { connect, targetFromConfig, type ClickHouseClient } from '../../core/clickhouse/client.ts';
-import { startEmbedded } from '../../core/clickhouse/embedded.ts';
-import { migrate } from '../../core/clickhouse/migrate.ts';
 import { maskSecrets } from '../../core/config/load.ts';
 import type { Config } from '../../core/config/schema.ts';
+import { withClickHouse } from './session.ts';
 import { changesImport, cmdbImport, ImportUsageError, kedbImport, type ImportSummary } from './import.ts';
 
 /**
@@ -21,44 +19,25 @@ export async function runImport(
   out: (s: string) => void = (s) => process.stdout.write(s),
   err: (s: string) => void = (s) => process.stderr.write(s),
 ): Promise<number> {
-  let url = config.clickhouse.url;
-  const embedded = url
-    ? undefined
-    : await startEmbedded({ dataDir: config.dataDir, port: config.clickhouse.embedded.port });
-  url ??= embedded!.url;
-  let client: ClickHouseClient | undefined;
   try {
-    const target = targetFromConfig(config, url);
-    const admin = connect(target, false);
-    try {
-      await migrate(admin, {
-        database: config.clickhouse.database,
-        cluster: config.clickhouse.cluster,
-        ttlDays: config.clickhouse.ttlDays,
-      });
-    } finally {
-      await admin.close();
-    }
-    client = connect(target);
-    let r: ImportSummary;
-    if (kind === 'cmdb') r = await cmdbImport(client, file, o);
-    else if (kind === 'kedb') r = await kedbImport(client, file, o);
-    else r = await changesImport(client, file, o);
-    for (const e of r.errors.slice(0, 50)) err(`opsight: ${e}\n`);
-    if (r.errors.length > 50) err(`opsight: ... and ${r.errors.length - 50} more\n`);
-    out(`${file}: ${r.accepted} accepted, ${r.rejected} rejected (${r.detail})\n`);
-    out(
-      `ClickHouse ${maskSecrets(url, 'url') as string}${embedded?.owned ? ' (started for this import and stopped)' : ''}\n`,
-    );
-    return r.rejected ? 1 : 0;
+    return await withClickHouse(config, async (client, { url, startedHere }) => {
+      let r: ImportSummary;
+      if (kind === 'cmdb') r = await cmdbImport(client, file, o);
+      else if (kind === 'kedb') r = await kedbImport(client, file, o);
+      else r = await changesImport(client, file, o);
+      for (const e of r.errors.slice(0, 50)) err(`opsight: ${e}\n`);
+      if (r.errors.length > 50) err(`opsight: ... and ${r.errors.length - 50} more\n`);
+      out(`${file}: ${r.accepted} accepted, ${r.rejected} rejected (${r.detail})\n`);
+      out(
+        `ClickHouse ${maskSecrets(url, 'url') as string}${startedHere ? ' (started for this import and stopped)' : ''}\n`,
+      );
+      return r.rejected ? 1 : 0;
+    });
   } catch (e) {
     if (e instanceof ImportUsageError) {
       err(`opsight: ${e.message}\n`);
       return 2;
     }
     throw e;
-  } finally {
-    await client?.close();
-    await embedded?.stop();
   }
 }

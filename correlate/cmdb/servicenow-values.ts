@@ -56,3 +56,27 @@ export function snRecords(doc: unknown): { label: string; record: unknown }[] {
 }
 
 export const isRecord = (v: unknown): v is SnRecord => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The records of an export file, or undefined after pushing why the file is unusable
+ * (`file: not JSON (...)`, `file: <shape problem>`) to `errors`.
+ */
+export function readSnRecords(
+  text: string,
+  file: string,
+  errors: string[],
+): ReturnType<typeof snRecords> | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    errors.push(`${file}: not JSON (${(e as Error).message})`);
+    return undefined;
+  }
+  try {
+    return snRecords(doc);
+  } catch (e) {
+    errors.push(`${file}: ${(e as Error).message}`);
+    return undefined;
+  }
+}

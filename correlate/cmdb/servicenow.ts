@@ -2,7 +2,7 @@ import { criticalityOf } from '../store/cmdb.ts';
 import type { Ci } from '../engine/model.ts';
 import { relationType } from './relation-type.ts';
 import { emptyParse, type CmdbParse } from './types.ts';
-import { isRecord, snDisplay, snRecords, snValue, type SnRecord } from './servicenow-values.ts';
+import { isRecord, snDisplay, readSnRecords, snValue, type SnRecord } from './servicenow-values.ts';
 
 /**
  * A ServiceNow CMDB export: cmdb_ci* records (sys_id, name, sys_class_name, criticality,
@@ -42,20 +42,8 @@ const SERVICE_CLASSES = /^cmdb_ci_(service|service_auto|service_discovered|servi
 
 export function parseServiceNowCmdb(text: string, file: string): CmdbParse {
   const out = emptyParse();
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    out.errors.push(`${file}: not JSON (${(e as Error).message})`);
-    return out;
-  }
-  let records;
-  try {
-    records = snRecords(doc);
-  } catch (e) {
-    out.errors.push(`${file}: ${(e as Error).message}`);
-    return out;
-  }
+  const records = readSnRecords(text, file, out.errors);
+  if (!records) return out;
   for (const { label, record } of records) {
     const err = (m: string) => out.errors.push(`${file}: ${label}: ${m}`);
     if (!isRecord(record)) {

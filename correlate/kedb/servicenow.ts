@@ -1,5 +1,5 @@
 import type { KnownError } from '../engine/model.ts';
-import { isRecord, snDisplay, snRecords, snValue, type SnRecord } from '../cmdb/servicenow-values.ts';
+import { isRecord, snDisplay, readSnRecords, snValue, type SnRecord } from '../cmdb/servicenow-values.ts';
 import { emptyKedb, type KedbParse } from './types.ts';
 
 /**
@@ -16,20 +16,8 @@ const SCOPE_FIELDS = ['cmdb_ci', 'business_service', 'u_ci_class', 'u_scope', 's
 
 export function parseKedbServiceNow(text: string, file: string): KedbParse {
   const out = emptyKedb();
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    out.errors.push(`${file}: not JSON (${(e as Error).message})`);
-    return out;
-  }
-  let records;
-  try {
-    records = snRecords(doc);
-  } catch (e) {
-    out.errors.push(`${file}: ${(e as Error).message}`);
-    return out;
-  }
+  const records = readSnRecords(text, file, out.errors);
+  if (!records) return out;
   for (const { label, record } of records) {
     if (!isRecord(record)) {
       out.errors.push(`${file}: ${label}: not an object`);
