@@ -103,6 +103,12 @@ interface IncidentState {
   lastJoin: number;
   /** Member alerts firing now (so "all resolved" is O(1) in a storm). */
   firing: number;
+  /**
+   * What triage reads instead of every member (an incident may hold thousands): the first
+   * alerts, and each CI's alerts up to a few, so its cost follows the CIs, not the alerts.
+   */
+  sample: string[];
+  byCi: Map<string, string[]>;
   /** Alert time of the last triage. */
   triagedAt: number;
   allResolvedAt?: number;
@@ -161,7 +167,10 @@ export class Correlator {
       if (inc) {
         inc.notifications++;
         inc.lastSeen = nowMs;
-        if (severityRank(alert.severity) > severityRank(inc.severity)) this.dirty.set(inc.id, nowMs);
+        if (severityRank(alert.severity) > severityRank(inc.severity)) {
+          inc.severity = alert.severity;
+          this.dirty.set(inc.id, nowMs);
+        }
       }
       return { action: 'deduplicated', ...(inc ? { incidentId: inc.id } : {}) };
     }
@@ -383,6 +392,8 @@ export class Correlator {
         lastSeen: Date.parse(i.lastSeen),
         lastJoin: Date.parse(i.lastSeen),
         firing: 0,
+        sample: i.alertFingerprints.slice(0, SAMPLE),
+        byCi: new Map(),
         triagedAt: 0,
         ...(i.acknowledgedAt ? { acknowledgedAt: Date.parse(i.acknowledgedAt) } : {}),
         ...(i.resolvedAt ? { resolvedAt: Date.parse(i.resolvedAt) } : {}),
@@ -476,6 +487,8 @@ export class Correlator {
       lastSeen: nowMs,
       lastJoin: nowMs,
       firing: 0,
+      sample: [],
+      byCi: new Map(),
       triagedAt: nowMs,
       notified: [],
       version: 0,
@@ -500,6 +513,13 @@ export class Correlator {
     inc.lastJoin = nowMs;
     inc.firing++;
     inc.allResolvedAt = undefined;
+    inc.severity = worse(inc.severity, a.alert.severity);
+    if (inc.sample.length < SAMPLE) inc.sample.push(a.alert.fingerprint);
+    if (a.ci) {
+      const list = inc.byCi.get(a.ci);
+      if (!list) inc.byCi.set(a.ci, [a.alert.fingerprint]);
+      else if (list.length < PER_CI) list.push(a.alert.fingerprint);
+    }
     const onset = Math.min(nowMs, Date.parse(a.alert.startsAt) || nowMs);
     if (a.ci) {
       const c = inc.cis.get(a.ci);
@@ -524,8 +544,10 @@ export class Correlator {
     inc.triagedAt = nowMs;
     const prevRoot = inc.rootCauses[0]?.ci;
     const prevPriority = inc.priority;
-    const members = [...inc.alerts].map((fp) => this.alerts.get(fp)?.alert).filter((x): x is Alert => !!x);
-    inc.severity = members.reduce<Severity>((s, a) => worse(s, a.severity), 'info');
+    const sampled = new Set(inc.sample);
+    for (const r of inc.rootCauses.slice(0, 3)) for (const fp of inc.byCi.get(r.ci) ?? []) sampled.add(fp);
+    const members = [...sampled].map((fp) => this.alerts.get(fp)?.alert).filter((x): x is Alert => !!x);
+    inc.severity = members.reduce<Severity>((s, a) => worse(s, a.severity), inc.severity);
     inc.rootCauses = rankRootCauses([...inc.cis.values()], this.graph, this.changes, {
       changeWindowMs: this.o.changeWindowMs,
       onsetScaleMs: 120_000,
@@ -593,12 +615,14 @@ export class Correlator {
 
   private title(inc: IncidentState, members: Alert[]): string {
     const root = inc.rootCauses[0]?.ci;
-    const onRoot = members.filter((a) => this.alerts.get(a.fingerprint)?.ci === root);
+    const onRoot = (root ? (inc.byCi.get(root) ?? []) : [])
+      .map((fp) => this.alerts.get(fp)?.alert)
+      .filter((x): x is Alert => !!x);
     const first = [...(onRoot.length ? onRoot : members)].sort(
       (a, b) => severityRank(b.severity) - severityRank(a.severity),
     )[0];
     const symptom = first ? (first.annotations.summary ?? first.labels.alertname ?? first.kind) : 'alerts';
-    const rest = members.length - 1;
+    const rest = inc.alerts.size - 1;
     const where = root ? `${this.ciName(root)}: ` : '';
     return `${where}${symptom}${rest > 0 ? ` (+${rest} alert${rest > 1 ? 's' : ''} on ${inc.cis.size} CI${inc.cis.size === 1 ? '' : 's'})` : ''}`.slice(
       0,
@@ -675,6 +699,9 @@ export class Correlator {
 
 /** At most one re-ranking of an incident per this much alert time while it grows. */
 const TRIAGE_INTERVAL_MS = 5000;
+/** Alerts triage reads per incident: the first SAMPLE, and up to PER_CI of each root-cause CI. */
+const SAMPLE = 100;
+const PER_CI = 5;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const label = (a: Alert) => `${a.labels.alertname ?? a.kind}${a.service ? ` on ${a.service}` : ''}`;

@@ -10,12 +10,20 @@ export class CiGraph {
   private readonly cis = new Map<string, Ci>();
   private readonly upstream = new Map<string, Set<string>>();
   private readonly downstream = new Map<string, Set<string>>();
+  /** related() answers, until the graph changes (alert storms ask about the same CIs). */
+  private readonly relatedCache = new Map<string, Map<string, number>>();
+  /** Depth-limited closures (root-cause ranking asks for the same ones at every re-triage). */
+  private readonly closureCache = new Map<string, Set<string>>();
 
   addCi(ci: Ci): void {
+    this.relatedCache.clear();
+    this.closureCache.clear();
     this.cis.set(ci.id, ci);
   }
 
   removeCi(id: string): void {
+    this.relatedCache.clear();
+    this.closureCache.clear();
     this.cis.delete(id);
     for (const u of this.upstream.get(id) ?? []) this.downstream.get(u)?.delete(id);
     for (const d of this.downstream.get(id) ?? []) this.upstream.get(d)?.delete(id);
@@ -33,12 +41,16 @@ export class CiGraph {
   }
 
   addRelation(r: CiRelation): void {
+    this.relatedCache.clear();
+    this.closureCache.clear();
     if (r.parent === r.child) return;
     link(this.upstream, r.parent, r.child);
     link(this.downstream, r.child, r.parent);
   }
 
   removeRelation(r: CiRelation): void {
+    this.relatedCache.clear();
+    this.closureCache.clear();
     this.upstream.get(r.parent)?.delete(r.child);
     this.downstream.get(r.child)?.delete(r.parent);
   }
@@ -97,7 +109,11 @@ export class CiGraph {
    * database). Not CIs that merely share a dependent (down, then up): a web front calling two
    * services does not make one service's failure the other's.
    */
-  related(from: string, maxHops: number): Map<string, number> {
+  related(from: string, maxHops: number): ReadonlyMap<string, number> {
+    const key = `${maxHops}\u0000${from}`;
+    const hit = this.relatedCache.get(key);
+    if (hit) return hit;
+    if (this.relatedCache.size > 20_000) this.relatedCache.clear();
     const dist = new Map<string, number>([[from, 0]]);
     // Phase 0: still climbing towards dependencies; phase 1: descending to dependents.
     let frontier: [string, 0 | 1][] = [[from, 0]];
@@ -117,6 +133,7 @@ export class CiGraph {
       }
       frontier = next;
     }
+    this.relatedCache.set(key, dist);
     return dist;
   }
 
@@ -131,6 +148,10 @@ export class CiGraph {
   }
 
   private closure(id: string, edges: Map<string, Set<string>>, limit: number, maxDepth: number): Set<string> {
+    const key = `${edges === this.upstream ? 'u' : 'd'}\u0000${limit}\u0000${maxDepth}\u0000${id}`;
+    const hit = this.closureCache.get(key);
+    if (hit) return hit;
+    if (this.closureCache.size > 20_000) this.closureCache.clear();
     const out = new Set<string>();
     let frontier = [id];
     for (let depth = 1; depth <= maxDepth && frontier.length && out.size < limit; depth++) {
@@ -144,6 +165,7 @@ export class CiGraph {
       }
       frontier = next;
     }
+    this.closureCache.set(key, out);
     return out;
   }
 }

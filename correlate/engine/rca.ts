@@ -103,7 +103,12 @@ export function rankRootCauses(
 
 function countIn(set: Set<string>, ids: Set<string>, self: string): number {
   let n = 0;
-  for (const id of ids) if (id !== self && set.has(id)) n++;
+  // Walk the smaller side: a closure can be far larger than the affected set, or far smaller.
+  if (set.size < ids.size) {
+    for (const id of set) if (id !== self && ids.has(id)) n++;
+  } else {
+    for (const id of ids) if (id !== self && set.has(id)) n++;
+  }
   return n;
 }
 
