@@ -10,7 +10,15 @@ import { mountIncidentApi } from './http/incidents.ts';
 import { mountAlertIntake } from './http/intake.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
 import { latestAlerts, storeAlerts } from './store/alerts.ts';
-import { loadChanges, loadCis, loadKnownErrors, loadRelations, saveDiscovered } from './store/cmdb.ts';
+import {
+  loadChanges,
+  loadCis,
+  loadKnownErrors,
+  loadRelations,
+  saveDiscovered,
+  telemetryServices,
+} from './store/cmdb.ts';
+import type { Ci } from './engine/model.ts';
 import { queryIncidents, saveIncidents } from './store/incidents.ts';
 
 /**
@@ -46,8 +54,22 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
       loadKnownErrors(ctx.clickhouse),
       loadChanges(ctx.clickhouse, Date.now() - s(cfg.changeWindowSeconds + cfg.groupWindowSeconds)),
     ]);
+    // Services seen in telemetry in the last hour but unknown to the CMDB become discovered CIs,
+    // so their alerts bind, group and show up for the CMDB's owners.
+    const known = new Set(cis.flatMap((c) => [c.name.toLowerCase(), (c.service ?? '').toLowerCase()]));
+    const discovered: Ci[] = (await telemetryServices(ctx.clickhouse, Date.now() - 3600_000))
+      .filter((name) => !known.has(name.toLowerCase()))
+      .map((name) => ({
+        id: `discovered:${name}`,
+        name,
+        class: 'service',
+        service: name,
+        attributes: {},
+        discovered: true,
+      }));
+    if (discovered.length) await saveDiscovered(ctx.clickhouse, discovered);
     // The stored CMDB is the truth: retracted CIs and relations leave the graph too.
-    correlator.graph.replaceAll(cis, rels);
+    correlator.graph.replaceAll([...cis, ...discovered], rels);
     for (const c of changes) correlator.changes.add(c);
     correlator.kedb.load(kes);
     correlator.cmdbChanged();

@@ -122,3 +122,19 @@ export async function saveDiscovered(client: ClickHouseClient, cis: Ci[]): Promi
     })),
   });
 }
+
+/** Services that sent metrics, logs or traces since `sinceMs` (for registering discovered CIs). */
+export async function telemetryServices(client: ClickHouseClient, sinceMs: number): Promise<string[]> {
+  const list = await rows<{ s: string }>(
+    client,
+    `SELECT DISTINCT s FROM (
+       SELECT ServiceName AS s FROM otel_metrics_gauge WHERE TimeUnix >= fromUnixTimestamp64Milli({since:Int64})
+       UNION ALL SELECT ServiceName FROM otel_metrics_sum WHERE TimeUnix >= fromUnixTimestamp64Milli({since:Int64})
+       UNION ALL SELECT ServiceName FROM otel_metrics_histogram WHERE TimeUnix >= fromUnixTimestamp64Milli({since:Int64})
+       UNION ALL SELECT ServiceName FROM otel_logs WHERE Timestamp >= fromUnixTimestamp64Milli({since:Int64})
+       UNION ALL SELECT ServiceName FROM otel_traces WHERE Timestamp >= fromUnixTimestamp64Milli({since:Int64})
+     ) WHERE s != '' LIMIT 100000`,
+    { since: sinceMs },
+  );
+  return list.map((r) => r.s);
+}

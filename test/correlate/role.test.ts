@@ -82,6 +82,10 @@ async function seedCmdb() {
       source: 'test',
     },
   ]);
+  // A service that sends telemetry but is not in the CMDB.
+  await insert('otel_logs', [
+    { Timestamp: new Date(now).toISOString(), ServiceName: 'inventory', Body: 'started' },
+  ]);
   await boot.stop();
 }
 
@@ -160,6 +164,12 @@ describe('correlate role', () => {
       ['alertmanager', 'warning'],
     ]);
     expect(new Set(rows.map((r) => r.fingerprint))).toEqual(new Set(inc.alertFingerprints));
+    // Registered from telemetry at start, marked discovered.
+    const ci = await rt.clickhouse.query({
+      query: `SELECT id, discovered FROM cmdb_ci FINAL WHERE service = 'inventory'`,
+      format: 'JSONEachRow',
+    });
+    expect(await ci.json()).toEqual([{ id: 'discovered:inventory', discovered: true }]);
   });
 
   it('refuses bad payloads with 400 naming the problem', async () => {
