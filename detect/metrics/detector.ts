@@ -3,8 +3,10 @@ import { resolveAnomalyConfig, type AnomalyConfig } from './config.ts';
 /** What one point scored; `update` reuses one object per detector (copy it to keep it). */
 export interface AnomalyResult {
   /**
-   * 0..1 alerting score. ≥ 0.5 opens an alert (ranked above 0.5 by surprise and novelty); the
-   * detector then stays quiet (0) until the series has been calm for `quietPoints` points.
+   * 0..1 alerting score. ≥ 0.5 opens an alert (ranked above 0.5 by surprise and novelty, and
+   * divided by 1 + 0.02 × burstiness, so on a series often at alert level a weak alert falls under
+   * 0.5); the detector then emits 0 until the series has been calm for `quietPoints` points, except
+   * once more when the episode's score grows 10% above its peak (escalation).
    */
   score: number;
   /** 0..1 surprise of this point before alert suppression. */
@@ -22,6 +24,11 @@ export interface AnomalyResult {
   novelty: number;
   /** True when the change-point rule moved the level to a new regime at this point. */
   levelShift: boolean;
+  /**
+   * Alert-level points among about the last 1000 (exponentially weighted). Alert scores are divided
+   * by 1 + 0.02 × this, so a series that is often at alert level ranks its alerts lower.
+   */
+  burstiness: number;
   /** True while still learning (fewer than minHistory points): scores are 0. */
   warmingUp: boolean;
 }
@@ -36,7 +43,7 @@ const WEEK_SLOTS = 7;
 const N = 0; // points seen
 const LAST_T = 1;
 const LEVEL = 2; // seasonal model: level + daily profile + day-of-week offset
-// 3: unused (a trend term chased the daily residual and made the forecast oscillate)
+const PEAK = 3; // highest alert score (before the burstiness factor) of the open alert
 const DEV = 4; // EW mean absolute residual, series-wide
 const SHORT_Z = 5; // EW mean of recent clipped standardised residuals (change-point rule)
 const SHORT_MEAN = 6; // EW mean of recent residuals: the size of a level shift
@@ -56,7 +63,8 @@ const LO = 19; // decaying running minimum
 const Z_SHORT = 20; // the same likelihood on the seasonal residual alone (drifts, stuck values)
 const Z_MEAN = 21;
 const Z_VAR = 22;
-const HEADER = 23;
+const HOT = 23; // EW fraction of recent points at alert level (~1000-point memory)
+const HEADER = 24;
 const SEASON = HEADER; // daily profile
 const SEASON_DEV = SEASON + DAILY_SLOTS; // per-slot mean absolute residual
 const WEEKLY = SEASON_DEV + DAILY_SLOTS; // day-of-week offsets
@@ -90,6 +98,11 @@ const NOVELTY_GAIN = 8;
 const NOVELTY_FLOOR = 0.8; // a surprise inside the recent range counts 80%
 const DRIFT_WEIGHT = 2;
 const CLEAR_LEVEL = 0.3; // raw score under which a point counts as calm for re-arming
+const ESCALATION = 1.1; // an open alert is reported again when its score exceeds its peak by 10%
+// A series that often sits at alert level (bursty counts) is judged against its own burstiness:
+// its alert scores are divided by 1 + HOT_WEIGHT × (alert-level points among the last ~1000).
+const HOT_RATE = 0.001;
+const HOT_WEIGHT = 0.02;
 
 /**
  * Online anomaly detector for one series. Two forecasts: a seasonal one (level following slow
@@ -119,6 +132,7 @@ export class AnomalyDetector {
     likelihood: 0,
     novelty: 0,
     levelShift: false,
+    burstiness: 0,
     warmingUp: true,
   };
 
@@ -279,17 +293,29 @@ export class AnomalyDetector {
   private emit(raw: number, novelty: number, expected: number, scale: number, z: number): AnomalyResult {
     const s = this.state;
     const out = this.out;
+    // An alert's score is ranked by surprise and by how novel the value is.
+    const alertScore = 0.5 + 0.25 * ((raw - 0.5) / 0.5) + 0.25 * Math.min(1, 4 * novelty);
+    out.burstiness = s[HOT]! / HOT_RATE;
+    const hot = 1 / (1 + HOT_WEIGHT * out.burstiness);
+    s[HOT] = s[HOT]! + HOT_RATE * ((raw >= 0.5 ? 1 : 0) - s[HOT]!);
     let score = raw;
     if (s[ARMED] === 1) {
       if (raw >= 0.5) {
-        // Open an alert; rank it by surprise and by how novel the value is.
-        score = 0.5 + 0.25 * ((raw - 0.5) / 0.5) + 0.25 * Math.min(1, 4 * novelty);
+        score = alertScore * hot;
+        s[PEAK] = alertScore;
         s[ARMED] = 0;
         s[QUIET] = 0;
       }
     } else {
-      // Hysteresis: one alert per episode, re-armed once quietPoints calm points have passed.
+      // Hysteresis: one alert per episode, re-armed once quietPoints calm points have passed. An
+      // episode that grows clearly worse (score 10% above its peak) is reported again, so that an
+      // alert opened with a low score still shows when it turns severe: whatever score a consumer
+      // alerts on, an episode crosses it about once.
       score = 0;
+      if (raw >= 0.5 && alertScore > ESCALATION * s[PEAK]!) {
+        score = alertScore * hot;
+        s[PEAK] = alertScore;
+      }
       s[QUIET] = raw < CLEAR_LEVEL ? s[QUIET]! + 1 : 0;
       if (s[QUIET]! >= this.cfg.quietPoints) s[ARMED] = 1;
     }

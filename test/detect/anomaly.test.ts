@@ -134,6 +134,36 @@ describe('anomaly core on synthetic series', () => {
     expect(() => new AnomalyDetector({ quietPoints: -1 })).toThrow(/quietPoints/);
   });
 
+  it('reports an open alert again only when it grows clearly worse', () => {
+    // A moderate spike opens the alert; a far larger one two points later (same episode) escalates it.
+    const worse = detectedAfter(seasonal(14, 7, 3, (i, v) => (i === A ? v + 30 : i === A + 2 ? v + 120 : v)));
+    expect(worse).toEqual([0, 2]);
+    // A follow-up of about the same size stays inside the alert already raised.
+    const same = detectedAfter(seasonal(14, 7, 3, (i, v) => (i === A ? v + 30 : i === A + 2 ? v + 32 : v)));
+    expect(same).toEqual([0]);
+  });
+
+  it('ranks an alert lower on a series that often reaches alert level (bursty) than on a calm one', () => {
+    for (const seed of [1, 2, 3]) {
+      const u = rng(seed);
+      // Heavy-tailed bursts (Pareto sizes) on about 2% of points before the anomaly.
+      const burst = (i: number, v: number) =>
+        i > 2 * DAY_POINTS && i < A - 100 && u() < 0.02 ? v + 15 / Math.pow(u(), 0.7) : v;
+      const run = (s: Series) => {
+        const d = new AnomalyDetector();
+        for (let i = 0; i < A; i++) d.update(s.timestamps[i]!, s.values[i]!);
+        return { ...d.update(s.timestamps[A]!, s.values[A]!) };
+      };
+      const calm = run(seasonal(14, 7, 3, (i, v) => (i === A ? v + 80 : v)));
+      const bursty = run(seasonal(14, 7, 3, (i, v) => (i === A ? v + 80 : burst(i, v))));
+      expect(calm.burstiness, `seed ${seed}`).toBeLessThan(0.5);
+      expect(bursty.burstiness, `seed ${seed}`).toBeGreaterThan(2);
+      // Still an alert, but ranked below the same spike on the calm series.
+      expect(bursty.score, `seed ${seed}`).toBeGreaterThanOrEqual(0.5);
+      expect(bursty.score, `seed ${seed}`).toBeLessThan(calm.score);
+    }
+  });
+
   it('is more sensitive with a higher sensitivity', () => {
     const s = seasonal(14, 14, 3, (i, v) => (i === A ? v + 14 : v));
     const count = (sensitivity: number) => {
