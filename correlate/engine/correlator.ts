@@ -197,7 +197,7 @@ export class Correlator {
         target,
         state,
         nowMs,
-        `alert ${label(alert)} joined${binding ? ` (CI ${this.ciName(binding.ci)})` : ''}`,
+        `alert ${label(alert)} joined${binding ? ` on CI ${this.ciName(binding.ci)} (${binding.reason})` : ''}`,
       );
       return { action: 'joined', incidentId: target.id, ...(binding ? { binding } : {}) };
     }
