@@ -85,11 +85,11 @@ export function snappyDecodedLength(buf: Uint8Array): number {
 }
 
 /**
- * Snappy block -> protobuf bytes -> WriteRequest. The announced length is checked before
- * anything is allocated, so a small body cannot claim gigabytes.
+ * Snappy block -> protobuf bytes. The announced length is checked before anything is
+ * allocated, so a small body cannot claim gigabytes. `what` names the message for errors.
  */
-export function decodeWriteRequest(body: Uint8Array, maxDecodedBytes: number): WriteRequest {
-  if (body.length === 0) throw new DecodeError('empty body: expected a snappy-compressed WriteRequest');
+export function uncompressBody(body: Uint8Array, maxDecodedBytes: number, what: string): Buffer {
+  if (body.length === 0) throw new DecodeError(`empty body: expected a snappy-compressed ${what}`);
   const announced = snappyDecodedLength(body);
   if (announced < 0) throw new DecodeError('invalid snappy block: bad length preamble');
   if (announced > maxDecodedBytes) {
@@ -97,14 +97,18 @@ export function decodeWriteRequest(body: Uint8Array, maxDecodedBytes: number): W
       `snappy block announces ${announced} uncompressed bytes, more than the limit of ${maxDecodedBytes}`,
     );
   }
-  let raw: Buffer;
   try {
-    raw = uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.length), {
+    return uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.length), {
       asBuffer: true,
     }) as Buffer;
   } catch (err) {
     throw new DecodeError(`invalid snappy block (Content-Encoding: snappy): ${(err as Error).message}`);
   }
+}
+
+/** Snappy block -> protobuf bytes -> WriteRequest. */
+export function decodeWriteRequest(body: Uint8Array, maxDecodedBytes: number): WriteRequest {
+  const raw = uncompressBody(body, maxDecodedBytes, 'WriteRequest');
   try {
     return readWriteRequest(raw);
   } catch (err) {
@@ -119,7 +123,7 @@ export function decodeWriteRequest(body: Uint8Array, maxDecodedBytes: number): W
 
 type Reader = protobuf.Reader;
 
-function end(r: Reader): number {
+export function end(r: Reader): number {
   const len = r.uint32();
   const e = r.pos + len;
   if (e > r.len) throw new RangeError(`length ${len} at offset ${r.pos} runs past the end (${r.len} bytes)`);
@@ -127,17 +131,17 @@ function end(r: Reader): number {
 }
 
 /** A message's last field may not run past the message's own length. */
-function done<T>(r: Reader, e: number, value: T): T {
+export function done<T>(r: Reader, e: number, value: T): T {
   if (r.pos !== e) throw new RangeError(`a field runs ${r.pos - e} bytes past its message at offset ${e}`);
   return value;
 }
 
-function expectWire(tag: number, wire: number, what: string): void {
+export function expectWire(tag: number, wire: number, what: string): void {
   if ((tag & 7) !== wire) throw new Error(`${what}: wire type ${tag & 7}, expected ${wire}`);
 }
 
 /** int64 varint as a number (exact up to 2^53, which millisecond timestamps are far below). */
-function int64(r: Reader): number {
+export function int64(r: Reader): number {
   const buf = r.buf;
   let n = 0;
   let mul = 1;

@@ -19,6 +19,8 @@ import {
   type TimeSeries,
   type WriteRequest,
 } from './prompb.ts';
+import { decodeRequestV2 } from './remote-write-v2-proto.ts';
+import { InvalidRequestV2, RequestMapperV2, type MappedV2 } from './remote-write-v2.ts';
 
 /**
  * The Prometheus remote_write 1.0 receiver: POST /api/v1/write with a snappy-compressed
@@ -26,10 +28,13 @@ import {
  * the OpenTelemetry Prometheus receiver does: `job` -> service.name, `instance` ->
  * service.instance.id (resource), the other labels -> point attributes.
  *
+ * Remote-Write 2.0 (`proto=io.prometheus.write.v2.Request`) is decoded by remote-write-v2*.ts
+ * and answered with the X-Prometheus-Remote-Write-*-Written headers.
+ *
  * Answers: 204 stored; 400 for a body that does not decode or for invalid series (the valid
  * series of the same request are kept, as Prometheus's own receiver does: a 400 is not
- * retried, so dropping them would lose them); 415 for another Content-Type/-Encoding
- * (e.g. remote_write 2.0); 503 when the bus cannot take the records (senders retry 5xx).
+ * retried, so dropping them would lose them); 415 for another Content-Type/-Encoding;
+ * 503 when the bus cannot take the records (senders retry 5xx).
  */
 
 export const REMOTE_WRITE_PATH = '/api/v1/write';
@@ -272,18 +277,30 @@ function labelsOrNone(request: WriteRequest, ts: TimeSeries): void {
   }
 }
 
-/** remote_write 1.0 only; 2.0 senders fall back to 1.0 on a 415. */
-function checkHeaders(req: Request, _res: Response, next: NextFunction): void {
+/** The protobuf message a Content-Type names (Remote-Write 2.0 spec, "Content-Type"). */
+const PROTO_V1 = 'prometheus.WriteRequest';
+const PROTO_V2 = 'io.prometheus.write.v2.Request';
+
+/**
+ * Negotiation: `application/x-protobuf` (1.0, optionally `;proto=prometheus.WriteRequest`) or
+ * `application/x-protobuf;proto=io.prometheus.write.v2.Request` (2.0), snappy-encoded; anything
+ * else gets a 415 naming what is accepted. The version found is left in res.locals.
+ */
+function checkHeaders(req: Request, res: Response, next: NextFunction): void {
   const contentType = req.headers['content-type'] ?? '';
   const [media = '', ...params] = contentType.split(';').map((s) => s.trim());
-  const proto = params.find((p) => p.toLowerCase().startsWith('proto='))?.slice('proto='.length);
+  const proto = params
+    .find((p) => p.toLowerCase().startsWith('proto='))
+    ?.slice('proto='.length)
+    .replace(/^"(.*)"$/, '$1');
   const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-  if (media.toLowerCase() !== 'application/x-protobuf' || (proto && proto !== 'prometheus.WriteRequest')) {
+  const version = !proto || proto === PROTO_V1 ? 1 : proto === PROTO_V2 ? 2 : 0;
+  if (media.toLowerCase() !== 'application/x-protobuf' || version === 0) {
     next(
       new HttpError(
         415,
         'unsupported_media_type',
-        `Content-Type ${JSON.stringify(contentType)} is not supported: remote_write 1.0 sends application/x-protobuf (proto=prometheus.WriteRequest)`,
+        `Content-Type ${JSON.stringify(contentType)} is not supported: send application/x-protobuf (remote_write 1.0, proto=${PROTO_V1}) or application/x-protobuf;proto=${PROTO_V2} (remote_write 2.0)`,
       ),
     );
     return;
@@ -298,6 +315,7 @@ function checkHeaders(req: Request, _res: Response, next: NextFunction): void {
     );
     return;
   }
+  res.locals.remoteWriteVersion = version;
   next();
 }
 
@@ -306,6 +324,7 @@ export class RemoteWriteSource implements Source {
   readonly kind = 'remote_write';
   private readonly stats = new SourceStats(this.name, this.kind);
   private readonly mapper = new RequestMapper();
+  private readonly mapperV2 = new RequestMapperV2();
   private readonly inFlight = new Set<Promise<void>>();
   private bus: Bus | undefined;
   private stopped = false;
@@ -340,6 +359,7 @@ export class RemoteWriteSource implements Source {
   }
 
   private handle(req: Request, res: Response): Promise<void> {
+    if (res.locals.remoteWriteVersion === 2) return this.handleV2(req, res);
     return withSpan('receive', { 'opsight.kind': 'metrics', 'http.route': REMOTE_WRITE_PATH }, async () => {
       if (this.stopped) throw unavailable(res, 'opsight is shutting down');
       const body: unknown = req.body;
@@ -385,6 +405,68 @@ export class RemoteWriteSource implements Source {
       res.status(204).end();
     });
   }
+
+  private handleV2(req: Request, res: Response): Promise<void> {
+    return withSpan(
+      'receive',
+      { 'opsight.kind': 'metrics', 'http.route': REMOTE_WRITE_PATH, 'rw.version': 2 },
+      async () => {
+        // Nothing is written until the bus takes it: every answer carries honest zero counts.
+        writtenHeaders(res, 0, 0, 0);
+        if (this.stopped) throw unavailable(res, 'opsight is shutting down');
+        const body: unknown = req.body;
+        let mapped: MappedV2;
+        let series = 0;
+        try {
+          const request = decodeRequestV2(
+            Buffer.isBuffer(body) ? body : Buffer.alloc(0),
+            this.options.maxDecodedBytes,
+          );
+          series = request.timeseries.length;
+          mapped = this.mapperV2.map(request);
+        } catch (err) {
+          if (!(err instanceof DecodeError) && !(err instanceof InvalidRequestV2)) throw err;
+          this.stats.reject(0, err.message);
+          throw new HttpError(400, 'bad_request', err.message);
+        }
+        const n = mapped.records.length;
+        this.stats.receive(n + mapped.rejected);
+        if (n > 0) {
+          try {
+            await withSpan('publish', { topic: TOPICS.metrics, records: n }, () =>
+              this.bus!.publish(TOPICS.metrics, mapped.records),
+            );
+          } catch (err) {
+            const message = `the bus did not take the samples, retry: ${(err as Error).message}`;
+            this.stats.reject(0, message);
+            throw unavailable(res, message);
+          }
+          recordsIn.inc({ topic: TOPICS.metrics }, n);
+          this.stats.accept(n);
+          writtenHeaders(res, mapped.samples, mapped.histograms, mapped.exemplars);
+        }
+        if (mapped.errors.length > 0) {
+          this.stats.reject(mapped.rejected, mapped.errors[0]!);
+          throw new HttpError(
+            400,
+            'bad_request',
+            `${mapped.rejectedSeries} of ${series} series, ${mapped.rejected} samples and histograms rejected, ${mapped.samples} samples and ${mapped.histograms} histograms written: ${mapped.errors[0]}`,
+            { errors: mapped.errors },
+          );
+        }
+        res.status(204).end();
+      },
+    );
+  }
+}
+
+/** Remote-Write 2.0: what was written, in the response headers the spec names. */
+function writtenHeaders(res: Response, samples: number, histograms: number, exemplars: number): void {
+  res.set({
+    'X-Prometheus-Remote-Write-Samples-Written': String(samples),
+    'X-Prometheus-Remote-Write-Histograms-Written': String(histograms),
+    'X-Prometheus-Remote-Write-Exemplars-Written': String(exemplars),
+  });
 }
 
 function unavailable(res: Response, message: string): HttpError {
