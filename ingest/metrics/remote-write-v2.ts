@@ -117,12 +117,10 @@ export class RequestMapperV2 {
       }
       for (let i = before; i < out.records.length; i++) {
         const point = out.records[i]!.value;
-        if (point.type === 'exponential_histogram') {
-          out.histograms++;
-          // Only the exponential-histogram table has exemplar columns (ingest/writer/
-          // map-metrics.ts); those on gauge and sum points are not stored, so not counted.
-          out.exemplars += point.exemplars?.length ?? 0;
-        } else out.samples++;
+        if (point.type === 'exponential_histogram') out.histograms++;
+        else out.samples++;
+        // Every metric table keeps its points' exemplars (ingest/writer/map-metrics.ts).
+        out.exemplars += point.exemplars?.length ?? 0;
       }
     }
     return out;

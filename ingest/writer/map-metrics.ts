@@ -189,20 +189,27 @@ function checkHistogram(h: unknown): string | undefined {
 export const metricsMapping: TopicMapping<MetricPoint> = {
   topic: TOPICS.metrics,
   tables: [
-    { table: 'otel_metrics_gauge', columns: () => [...common, value] },
+    {
+      table: 'otel_metrics_gauge',
+      columns: (tableColumns) => [...common, value, ...exemplarColumns(tableColumns), flags],
+    },
     {
       table: 'otel_metrics_sum',
-      columns: () => [
+      columns: (tableColumns) => [
         ...common,
         value,
         temporality,
         { name: 'IsMonotonic', get: (m) => m.monotonic === true },
+        ...exemplarColumns(tableColumns),
+        flags,
       ],
     },
     {
       table: 'otel_metrics_histogram',
-      columns: () => [
+      columns: (tableColumns) => [
         ...common,
+        ...exemplarColumns(tableColumns),
+        flags,
         { name: 'Count', get: (m) => m.histogram?.count },
         { name: 'Sum', get: (m) => m.histogram?.sum },
         { name: 'BucketCounts', get: (m) => m.histogram?.counts },

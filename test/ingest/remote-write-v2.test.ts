@@ -258,8 +258,7 @@ describe('remote_write 2.0 requests built from the proto', () => {
       ),
     );
     expect(res.status).toBe(204);
-    // The float-sample exemplar is not written (the sum table has no exemplar columns).
-    expect(written(res)).toEqual([3, 0, 0]);
+    expect(written(res)).toEqual([3, 0, 1]);
 
     await wait(async () => (await count('otel_metrics_sum', `${metric}_total`)) === 2, 'the counter samples');
     const sums = await db.rows<Record<string, unknown>>(
@@ -280,6 +279,15 @@ describe('remote_write 2.0 requests built from the proto', () => {
     expect(sums).toEqual([
       { ...common, Value: 10 },
       { ...common, Value: 12 },
+    ]);
+    // The exemplar (t0 + 900) went to the first sample at or after its time (t0 + 1000).
+    const ex = await db.rows<{ v: number[]; t: string[]; s: string[]; a: Record<string, string>[] }>(
+      `SELECT Exemplars.Value AS v, Exemplars.TraceId AS t, Exemplars.SpanId AS s, Exemplars.FilteredAttributes AS a
+       FROM otel_metrics_sum WHERE MetricName = '${metric}_total' ORDER BY TimeUnix`,
+    );
+    expect(ex).toEqual([
+      { v: [], t: [], s: [], a: [] },
+      { v: [0.25], t: [traceId], s: ['00f067aa0ba902b7'], a: [{ user: 'u1' }] },
     ]);
 
     await wait(async () => (await count('otel_metrics_gauge', metric)) === 1, 'the gauge sample');
