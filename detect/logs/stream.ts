@@ -98,7 +98,7 @@ export class LogsStreamDetector implements Detector {
 
   stats(): DetectorStats {
     let tracked = 0;
-    for (const s of this.services.values()) tracked += s.miner.snapshot().clusters.length;
+    for (const s of this.services.values()) tracked += s.miner.size;
     return {
       name: NAME,
       tracked,

@@ -358,6 +358,23 @@ export class RemoteWriteSource implements Source {
     return this.stats.state();
   }
 
+  /** Publishes the mapped points (both protocols); an unavailable bus is a 503 the sender retries. */
+  private async publish(res: Response, records: OutgoingRecord<MetricPoint>[]): Promise<void> {
+    const n = records.length;
+    if (n === 0) return;
+    try {
+      await withSpan('publish', { topic: TOPICS.metrics, records: n }, () =>
+        this.bus!.publish(TOPICS.metrics, records),
+      );
+    } catch (err) {
+      const message = `the bus did not take the samples, retry: ${(err as Error).message}`;
+      this.stats.reject(0, message);
+      throw unavailable(res, message);
+    }
+    recordsIn.inc({ topic: TOPICS.metrics }, n);
+    this.stats.accept(n);
+  }
+
   private handle(req: Request, res: Response): Promise<void> {
     if (res.locals.remoteWriteVersion === 2) return this.handleV2(req, res);
     return withSpan('receive', { 'opsight.kind': 'metrics', 'http.route': REMOTE_WRITE_PATH }, async () => {
@@ -377,19 +394,7 @@ export class RemoteWriteSource implements Source {
       const mapped = this.mapper.map(request);
       this.stats.receive(mapped.received);
       const n = mapped.records.length;
-      if (n > 0) {
-        try {
-          await withSpan('publish', { topic: TOPICS.metrics, records: n }, () =>
-            this.bus!.publish(TOPICS.metrics, mapped.records),
-          );
-        } catch (err) {
-          const message = `the bus did not take the samples, retry: ${(err as Error).message}`;
-          this.stats.reject(0, message);
-          throw unavailable(res, message);
-        }
-        recordsIn.inc({ topic: TOPICS.metrics }, n);
-        this.stats.accept(n);
-      }
+      await this.publish(res, mapped.records);
       if (mapped.errors.length > 0) {
         this.stats.reject(mapped.rejected, mapped.errors[0]!);
         const series = mapped.rejectedSeries
@@ -432,17 +437,7 @@ export class RemoteWriteSource implements Source {
         const n = mapped.records.length;
         this.stats.receive(n + mapped.rejected);
         if (n > 0) {
-          try {
-            await withSpan('publish', { topic: TOPICS.metrics, records: n }, () =>
-              this.bus!.publish(TOPICS.metrics, mapped.records),
-            );
-          } catch (err) {
-            const message = `the bus did not take the samples, retry: ${(err as Error).message}`;
-            this.stats.reject(0, message);
-            throw unavailable(res, message);
-          }
-          recordsIn.inc({ topic: TOPICS.metrics }, n);
-          this.stats.accept(n);
+          await this.publish(res, mapped.records);
           writtenHeaders(res, mapped.samples, mapped.histograms, mapped.exemplars);
         }
         if (mapped.errors.length > 0) {
