@@ -27,7 +27,7 @@ import { configSchema } from '../core/config/schema.ts';
 import { MemoryAlertSink } from '../detect/alerts/sink.ts';
 import { costDetector } from '../detect/cost/detector.ts';
 import { fetchPeriods } from '../detect/cost/series.ts';
-import { ClickHouseStateStore } from '../detect/state/store.ts';
+import { ClickHouseStateStore } from '../core/state/store.ts';
 
 const { values: args } = parseArgs({
   options: {

@@ -7,8 +7,8 @@
  *   npx tsx bench/detect-logs.ts [--dir ../shared/data/loghub] [--lines 1000000]
  */
 import { parseArgs } from 'node:util';
-import { TemplateMiner } from '../detect/logs/drain.ts';
-import { splitWhitespace } from '../detect/logs/mask.ts';
+import { TemplateMiner } from '../core/logs/drain.ts';
+import { splitWhitespace } from '../core/logs/mask.ts';
 import { loadSystem, readFormats } from '../eval/loghub/dataset.ts';
 
 const { values } = parseArgs({

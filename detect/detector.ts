@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '../core/clickhouse/client.ts';
 import type { Config } from '../core/config/schema.ts';
 import type { Logger } from '../core/log.ts';
 import type { AlertSink } from './alerts/sink.ts';
-import type { StateStore } from './state/store.ts';
+import type { StateStore } from '../core/state/store.ts';
 
 /**
  * A detector reads the bus (streaming) or ClickHouse (batch), keeps per-key state and raises

@@ -3,7 +3,7 @@ import type { RoleContext, RunningRole } from '../core/role.ts';
 import { BusAlertSink } from './alerts/sink.ts';
 import type { Detector } from './detector.ts';
 import { buildDetectors } from './detectors.ts';
-import { ClickHouseStateStore } from './state/store.ts';
+import { ClickHouseStateStore } from '../core/state/store.ts';
 
 /**
  * The detect role: detectors read the bus (streaming) or ClickHouse (batch) and raise alerts on

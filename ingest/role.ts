@@ -1,7 +1,9 @@
 import { TOPICS } from '../core/bus/topics.ts';
 import { logger } from '../core/log.ts';
 import type { RoleContext, RunningRole } from '../core/role.ts';
+import { ClickHouseStateStore } from '../core/state/store.ts';
 import { DeadLetterWriter } from './dead-letters.ts';
+import { openTemplater } from './logs/templates.ts';
 import { mountRecordsApi } from './http/records.ts';
 import { buildSources, startSources } from './sources.ts';
 import { DEFAULT_GROUP, prometheusWriterEvents, startWriter } from './writer/index.ts';
@@ -12,7 +14,13 @@ import { DEFAULT_GROUP, prometheusWriterEvents, startWriter } from './writer/ind
  */
 export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
   const log = logger('ingest');
-  mountRecordsApi(ctx.http, ctx.bus);
+  // Sources publish through the stamping bus: log lines reach opsight.logs with their template.
+  const templates = await openTemplater(ctx.config.ingest.templates, ctx.bus, {
+    state: new ClickHouseStateStore(ctx.clickhouse),
+    log: logger('templates'),
+  });
+  const bus = templates.bus;
+  mountRecordsApi(ctx.http, bus);
   const sources = buildSources(ctx.config);
   ctx.http.route('get', '/api/v1/sources', 'read', (_req, res) => {
     res.json({ sources: sources.map((s) => s.state()) });
@@ -20,7 +28,7 @@ export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
   const deadLetters = new DeadLetterWriter({ client: ctx.clickhouse, log: logger('dead-letters') });
   await startSources(sources, {
     config: ctx.config,
-    bus: ctx.bus,
+    bus,
     http: ctx.http,
     clickhouse: ctx.clickhouse,
     log,
@@ -43,6 +51,7 @@ export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
       for (const s of sources)
         await s.stop().catch((err: unknown) => log.error({ err, source: s.name }, 'stop failed'));
       await deadLetters.close();
+      await templates.close();
       await writer.stop();
     },
   };

@@ -6,7 +6,7 @@ import { healthDetectConfig } from './detect/health.ts';
 import { logsDetectConfig } from './detect/logs.ts';
 import { metricsDetectConfig } from './detect/metrics.ts';
 import { billingConfig } from './ingest/billing.ts';
-import { filesConfig, jsonlConfig, syslogConfig } from './ingest/logs.ts';
+import { filesConfig, jsonlConfig, syslogConfig, templatesConfig } from './ingest/logs.ts';
 import { otlpConfig } from './ingest/otlp.ts';
 import { remoteWriteConfig } from './ingest/remote-write.ts';
 import { scrapeConfig } from './ingest/scrape.ts';
@@ -104,6 +104,7 @@ export const configSchema = z
         syslog: syslogConfig,
         jsonl: jsonlConfig,
         files: filesConfig,
+        templates: templatesConfig,
         billing: billingConfig,
       })
       .strict()

@@ -90,9 +90,10 @@ export interface LogRecord {
   traceId?: string;
   spanId?: string;
   serviceName: string;
-  /** Set by template mining (detect/logs). */
+  /** Stamped by ingest's template miner (core/logs): the template's stable id, its values and text. */
   templateId?: string;
   templateParams?: string[];
+  template?: string;
   scope?: { name: string; version: string };
 }
 

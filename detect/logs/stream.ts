@@ -5,12 +5,13 @@ import { detectorScored, detectorTracked } from '../../core/metrics.ts';
 import type { Alert, LogRecord, Severity } from '../../core/model/records.ts';
 import { fingerprintOf } from '../../core/model/fingerprint.ts';
 import type { Detector, DetectorContext, DetectorStats } from '../detector.ts';
-import { TemplateMiner, type MinerState } from './drain.ts';
+import { TemplateMiner, type MinerState } from '../../core/logs/drain.ts';
 import { TemplateRates, type RateState } from './surge.ts';
 
 /**
- * Template mining on the log stream (its own consumer group on opsight.logs): one miner per
- * service; every line gets a template id. Alerts: a template seen for the first time at error
+ * Template rates on the log stream (its own consumer group on opsight.logs). Ingest stamps every
+ * line with its template (core/logs); a line that arrives unstamped (stamping turned off, an
+ * older producer) is mined here with one miner per service. Alerts: a template seen for the first time at error
  * severity or above, and a template whose per-minute rate surges against its own baseline;
  * each resolves after quietMinutes without a repeat. log_templates gets count deltas per
  * checkpoint; miners and rates are checkpointed to detector_state so ids and baselines survive
@@ -41,8 +42,8 @@ interface Open {
   lastMs: number;
 }
 
-export function logsDetector(cfg: LogsDetectConfig, checkpointSeconds: number): Detector {
-  return new LogsStreamDetector(cfg, checkpointSeconds);
+export function logsDetector(cfg: LogsDetectConfig, checkpointSeconds: number, similarity = 0.8): Detector {
+  return new LogsStreamDetector(cfg, checkpointSeconds, similarity);
 }
 
 export class LogsStreamDetector implements Detector {
@@ -59,6 +60,7 @@ export class LogsStreamDetector implements Detector {
   constructor(
     private readonly cfg: LogsDetectConfig,
     private readonly checkpointSeconds: number,
+    private readonly similarity = 0.8,
   ) {}
 
   async start(ctx: DetectorContext): Promise<void> {
@@ -70,7 +72,7 @@ export class LogsStreamDetector implements Detector {
       }
       const s = JSON.parse(json) as { miner: MinerState; rates: RateState[] };
       this.services.set(key, {
-        miner: TemplateMiner.restore(s.miner, { similarity: this.cfg.similarity }),
+        miner: TemplateMiner.restore(s.miner, { similarity: this.similarity }),
         rates: TemplateRates.restore(s.rates),
         dirty: false,
       });
@@ -114,14 +116,17 @@ export class LogsStreamDetector implements Detector {
     let s = this.services.get(service);
     if (!s) {
       s = {
-        miner: new TemplateMiner({ similarity: this.cfg.similarity }),
+        miner: new TemplateMiner({ similarity: this.similarity }),
         rates: new TemplateRates(),
         dirty: true,
       };
       this.services.set(service, s);
     }
     const ms = Number(BigInt(l.timeUnixNano) / 1_000_000n) || Date.now();
-    const m = s.miner.add(l.body);
+    const m: Mined =
+      l.templateId !== undefined && l.template !== undefined
+        ? { templateId: l.templateId, template: l.template, isNew: true }
+        : s.miner.add(l.body);
     const obs = s.rates.observe(m.templateId, ms);
     s.dirty = true;
     this.scored++;
@@ -260,6 +265,13 @@ export class LogsStreamDetector implements Detector {
     }
     detectorTracked.set({ detector: NAME }, this.services.size);
   }
+}
+
+/** A line's template: stamped by ingest, or mined here (then isNew is the miner's own view). */
+interface Mined {
+  templateId: string;
+  template: string;
+  isNew: boolean;
 }
 
 function severityOf(n: number): Severity {

@@ -1,4 +1,4 @@
-import { TemplateMiner, type MinerOptions } from '../../detect/logs/drain.ts';
+import { TemplateMiner, type MinerOptions } from '../../core/logs/drain.ts';
 import type { LoghubSystem } from './dataset.ts';
 import { score, type Scores } from './metrics.ts';
 

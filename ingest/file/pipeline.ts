@@ -6,6 +6,8 @@ import { startEmbedded, type EmbeddedClickHouse } from '../../core/clickhouse/em
 import { migrate } from '../../core/clickhouse/migrate.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { logger } from '../../core/log.ts';
+import { ClickHouseStateStore } from '../../core/state/store.ts';
+import { openTemplater } from '../logs/templates.ts';
 import { DEFAULT_GROUP, startWriter, type Writer } from '../writer/index.ts';
 
 /**
@@ -64,11 +66,17 @@ export async function openPipeline(config: Config): Promise<FilePipeline> {
       log: logger('writer'),
     });
     cleanups.push(() => writer.stop());
+    // Lines loaded from a file are stamped like the running sources' (same saved miners).
+    const templates = await openTemplater(config.ingest.templates, bus, {
+      state: new ClickHouseStateStore(clickhouse),
+      log: logger('templates'),
+    });
+    cleanups.push(() => templates.close());
     return {
       clickhouse,
       clickhouseUrl: url,
       startedClickHouse: embedded?.owned ?? false,
-      bus,
+      bus: templates.bus,
       drain: async (topics) => {
         for (;;) {
           const lags = await Promise.all(topics.map((t) => bus.lag(DEFAULT_GROUP, t)));

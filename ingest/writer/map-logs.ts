@@ -28,6 +28,7 @@ export const logsMapping: TopicMapping<LogRecord> = {
         { name: 'ScopeVersion', get: (l) => l.scope?.version, optional: true },
         { name: 'LogAttributes', get: (l) => l.attributes ?? EMPTY },
         { name: 'TemplateId', get: (l) => l.templateId, optional: true, ifExists: true },
+        { name: 'TemplateParams', get: (l) => l.templateParams, optional: true, ifExists: true },
       ],
     },
   ],

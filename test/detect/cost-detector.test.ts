@@ -7,7 +7,7 @@ import type { Alert } from '../../core/model/records.ts';
 import { BusAlertSink } from '../../detect/alerts/sink.ts';
 import { costDetector, COST_DETECTOR } from '../../detect/cost/detector.ts';
 import type { Driver } from '../../detect/cost/drivers.ts';
-import { ClickHouseStateStore } from '../../detect/state/store.ts';
+import { ClickHouseStateStore } from '../../core/state/store.ts';
 import { quiet, testDatabase, waitFor, type TestDatabase } from '../writer/support.ts';
 
 /**

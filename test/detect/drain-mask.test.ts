@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePatterns, maskMessage, maskToken } from '../../detect/logs/mask.ts';
+import { compilePatterns, maskMessage, maskToken } from '../../core/logs/mask.ts';
 
 describe('log masking', () => {
   it.each([

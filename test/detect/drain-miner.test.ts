@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TemplateMiner, type MinerState } from '../../detect/logs/drain.ts';
+import { TemplateMiner, type MinerState } from '../../core/logs/drain.ts';
 import { loadSystem, readFormats } from '../../eval/loghub/dataset.ts';
 import { evaluateSystem } from '../../eval/loghub/run.ts';
 

@@ -7,7 +7,7 @@ import type { Alert, MetricPoint } from '../../core/model/records.ts';
 import { startRuntime, type Runtime } from '../../core/runtime.ts';
 import { MemoryAlertSink } from '../../detect/alerts/sink.ts';
 import { HealthDetector } from '../../detect/health/detector.ts';
-import { ClickHouseStateStore } from '../../detect/state/store.ts';
+import { ClickHouseStateStore } from '../../core/state/store.ts';
 import { startIngestRole } from '../../ingest/role.ts';
 
 /**

@@ -11,6 +11,7 @@ import { billingLoads } from './0009_billing_loads.ts';
 import { fileLoads } from './0010_file_loads.ts';
 import { incidentTriage } from './0011_incident_triage.ts';
 import { knownErrorSource } from './0012_known_error_source.ts';
+import { logTemplateParams } from './0013_log_template_params.ts';
 
 /** Applied in this order; append only, never renumber or edit an applied one. */
 export const migrations: readonly Migration[] = [
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = [
   fileLoads,
   incidentTriage,
   knownErrorSource,
+  logTemplateParams,
 ];

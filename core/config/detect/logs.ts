@@ -10,8 +10,6 @@ export const logsDetectConfig = z
     surges: z.boolean().default(true),
     /** Minutes without a repeat after which a template alert resolves. */
     quietMinutes: z.number().positive().default(10),
-    /** Similarity a line needs to join a template (Drain's threshold). */
-    similarity: z.number().gt(0).lt(1).default(0.8),
   })
   .strict()
   .prefault({});

@@ -88,3 +88,20 @@ export const filesConfig = z
   .array(fileSource)
   .default([])
   .refine((a) => new Set(a.map((f) => f.name)).size === a.length, 'file source names must be unique');
+
+/**
+ * `ingest.templates`: template mining of every log line at ingest (core/logs); the id, text and
+ * parameters travel with the record and land in otel_logs.TemplateId / TemplateParams.
+ */
+export const templatesConfig = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Share of a template's constant tokens a line must match to join it (Drain's threshold). */
+    similarity: z.number().gt(0).lt(1).default(0.8),
+    /** How often the miners are saved to detector_state (they are also saved at stop). */
+    checkpointSeconds: z.number().positive().default(60),
+  })
+  .strict()
+  .prefault({});
+
+export type TemplatesConfig = z.infer<typeof templatesConfig>;

@@ -1,4 +1,4 @@
-import type { ClickHouseClient } from '../../core/clickhouse/client.ts';
+import type { ClickHouseClient } from '../clickhouse/client.ts';
 
 /**
  * Detector state across restarts, in detector_state (ReplacingMergeTree by updated_at): one
