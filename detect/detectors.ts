@@ -10,7 +10,7 @@ export function buildDetectors(config: Config): Detector[] {
   const d = config.detect;
   const out: Detector[] = [];
   if (d.metrics.enabled) out.push(metricsDetector(d.metrics, d.checkpointSeconds));
-  if (d.health.enabled) out.push(healthDetector(d.health));
+  if (d.health.enabled) out.push(healthDetector(d.health, d.checkpointSeconds));
   if (d.logs.enabled) out.push(logsDetector(d.logs, d.checkpointSeconds, config.ingest.templates.similarity));
   if (d.cost.enabled) out.push(costDetector(d.cost));
   return out;

@@ -3,6 +3,7 @@ import { detectorScored, detectorTracked } from '../../core/metrics.ts';
 import type { Alert } from '../../core/model/records.ts';
 import { AlertTracker, type Evaluation } from '../alerts/tracker.ts';
 import type { Detector, DetectorContext, DetectorStats } from '../detector.ts';
+import { RedAnomalies } from './anomaly.ts';
 import { histogramQuantile } from './quantile.ts';
 import { requestSignals, targetsUp, latestGauges, type ServiceRequests } from './signals.ts';
 import { SLO_WINDOWS, evaluateBurn } from './slo.ts';
@@ -20,8 +21,8 @@ const BREACH = 1;
 const BAND = 0.4;
 const CLEAR = 0;
 
-export function healthDetector(cfg: HealthDetectConfig): Detector {
-  return new HealthDetector(cfg);
+export function healthDetector(cfg: HealthDetectConfig, checkpointSeconds = 60): Detector {
+  return new HealthDetector(cfg, checkpointSeconds);
 }
 
 export class HealthDetector implements Detector {
@@ -33,8 +34,13 @@ export class HealthDetector implements Detector {
   private stopped = false;
   private scored = 0;
   private lastError: DetectorStats['lastError'];
+  private readonly red = new RedAnomalies();
+  private redSavedAt = 0;
 
-  constructor(private readonly cfg: HealthDetectConfig) {
+  constructor(
+    private readonly cfg: HealthDetectConfig,
+    private readonly checkpointSeconds = 60,
+  ) {
     this.tracker = new AlertTracker(NAME, {
       breachAt: 0.5,
       clearBelow: 0.2,
@@ -45,8 +51,11 @@ export class HealthDetector implements Detector {
 
   async start(ctx: DetectorContext): Promise<void> {
     this.ctx = ctx;
-    const saved = (await ctx.state.load(NAME)).get('gates');
+    const state = await ctx.state.load(NAME);
+    const saved = state.get('gates');
     if (saved) this.tracker.restore(saved);
+    const red = state.get('red');
+    if (red) this.red.restore(red);
     this.schedule(0);
   }
 
@@ -67,12 +76,13 @@ export class HealthDetector implements Detector {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    if (this.ctx && this.red.size) await this.ctx.state.save(NAME, [['red', this.red.snapshot()]]);
   }
 
   stats(): DetectorStats {
     return {
       name: NAME,
-      tracked: this.tracker.size(),
+      tracked: this.tracker.size() + this.red.size,
       scored: this.scored,
       firing: this.tracker.firing(),
       ...(this.lastError ? { lastError: this.lastError } : {}),
@@ -95,7 +105,13 @@ export class HealthDetector implements Detector {
     detectorScored.inc({ detector: NAME }, evals.length);
     detectorTracked.set({ detector: NAME }, this.tracker.size());
     await ctx.alerts.emit(out);
-    await ctx.state.save(NAME, [['gates', this.tracker.snapshot()]]);
+    const entries: [string, string][] = [['gates', this.tracker.snapshot()]];
+    // The anomaly models are larger (about 1.8 kB a signal): saved at the checkpoint interval.
+    if (this.red.size && nowMs - this.redSavedAt >= this.checkpointSeconds * 1000) {
+      entries.push(['red', this.red.snapshot()]);
+      this.redSavedAt = nowMs;
+    }
+    await ctx.state.save(NAME, entries);
     return out;
   }
 
@@ -129,6 +145,7 @@ export class HealthDetector implements Detector {
     for (const [service, r] of requests) {
       out.push(...this.errorRatio(service, r, nowMs));
       out.push(...this.latency(service, r, nowMs));
+      if (c.anomaly.enabled) out.push(...this.redAnomaly(service, r, nowMs));
     }
     for (const slo of c.slos) {
       const r = requests.get(slo.service);
@@ -208,12 +225,34 @@ export class HealthDetector implements Detector {
     ];
   }
 
-  private latency(service: string, r: ServiceRequests, atMs: number): Evaluation[] {
+  /** The configured latency quantile over the latency window, when there is enough traffic. */
+  private latencyValue(r: ServiceRequests): number | undefined {
     const o = this.cfg.latency;
     const d = r.duration;
     const total = d?.counts.reduce((a, b) => a + b, 0) ?? 0;
-    if (!d || total < o.minRequests) return [];
-    const value = histogramQuantile(o.quantile, d.bounds, d.counts);
+    if (!d || total < o.minRequests) return undefined;
+    return histogramQuantile(o.quantile, d.bounds, d.counts);
+  }
+
+  /** One point per signal into the service's anomaly models (rate, error ratio, latency). */
+  private redAnomaly(service: string, r: ServiceRequests, atMs: number): Evaluation[] {
+    const o = this.cfg.errorRatio;
+    const w = r.windows.get(o.windowSeconds);
+    return this.red.evaluate(
+      {
+        service,
+        rate: w ? w.total / o.windowSeconds : undefined,
+        errorRatio: w && w.total >= o.minRequests ? w.errors / w.total : undefined,
+        latency: this.latencyValue(r),
+        quantileLabel: `p${Math.round(this.cfg.latency.quantile * 1000) / 10}`,
+      },
+      atMs,
+    );
+  }
+
+  private latency(service: string, r: ServiceRequests, atMs: number): Evaluation[] {
+    const o = this.cfg.latency;
+    const value = this.latencyValue(r);
     if (value === undefined) return [];
     const limit = o.services[service] ?? o.thresholdSeconds;
     const q = `p${Math.round(o.quantile * 1000) / 10}`;

@@ -80,6 +80,14 @@ export const healthDetectConfig = z
       .object({ enabled: z.boolean().default(true) })
       .strict()
       .prefault({}),
+    /**
+     * The anomaly core on each service's request rate, error ratio and latency quantile (one
+     * point per evaluation): unusual for this service at this time of day and week.
+     */
+    anomaly: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .prefault({}),
     slos: z.array(slo).default([]),
     saturation: z.array(saturation).default(DEFAULT_SATURATION),
     /** Metric names (regex) counted as request counters, Prometheus style, with a status label. */
