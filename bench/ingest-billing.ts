@@ -171,7 +171,7 @@ async function main() {
   const t2 = performance.now();
   await client.exec({
     query: `INSERT INTO billing_focus SELECT *, 'bench-ch-pq' AS SourceName, 'focus.parquet' AS SourceFile,
-              toUInt32(rowNumberInAllBlocks() + 1) AS SourceLine FROM input('${inputStructure}') FORMAT Parquet`,
+              toUInt32(rowNumberInAllBlocks() + 1) AS SourceLine FROM input('${inputStructure.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}') FORMAT Parquet`,
     values: createReadStream(parquet),
   });
   const chPqS = (performance.now() - t2) / 1000;
