@@ -289,6 +289,30 @@ program
     },
   );
 
+const detectCmd = program.command('detect').description('run the detectors outside the running pipeline');
+detectCmd
+  .command('backfill')
+  .description("score a metric's stored history with the anomaly core: where it would have fired")
+  .requiredOption('--metric <name>', 'MetricName in otel_metrics_gauge / otel_metrics_sum')
+  .option('--service <name>', 'only this service.name')
+  .option('--since <duration>', 'window ending at --to (or now): 90m, 36h, 7d, 2w', '7d')
+  .option('--from <time>', 'window start, RFC 3339 or Unix seconds (instead of --since)')
+  .option('--to <time>', 'window end (default now)')
+  .option('--min-score <x>', 'report scores at or above this', '0.5')
+  .option('--max-series <n>', 'series read at most, the longest first', '1000')
+  .option('--json', 'print JSON')
+  .action(async (opts: import('../detect/cli/backfill.ts').BackfillCliOptions, cmd: Command) => {
+    const { config } = load(cmd);
+    const { runBackfill, BackfillUsageError } = await import('../detect/cli/backfill.ts');
+    try {
+      process.exitCode = await runBackfill(config, opts);
+    } catch (err) {
+      if (!(err instanceof BackfillUsageError)) throw err;
+      process.stderr.write(`opsight detect backfill: ${err.message}\n`);
+      process.exitCode = 2;
+    }
+  });
+
 const configCmd = program.command('config').description('inspect the configuration');
 configCmd
   .command('check')

@@ -1,7 +1,7 @@
 import type { Config } from '../../core/config/schema.ts';
 import type { Incident } from '../../core/model/records.ts';
 import { queryIncidents } from '../store/incidents.ts';
-import { withClickHouse } from './session.ts';
+import { withClickHouse } from '../../core/clickhouse/session.ts';
 
 /**
  * `opsight incidents`: the newest version of each incident from ClickHouse (the configured one,

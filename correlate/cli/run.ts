@@ -1,6 +1,6 @@
 import { maskSecrets } from '../../core/config/load.ts';
 import type { Config } from '../../core/config/schema.ts';
-import { withClickHouse } from './session.ts';
+import { withClickHouse } from '../../core/clickhouse/session.ts';
 import { changesImport, cmdbImport, ImportUsageError, kedbImport, type ImportSummary } from './import.ts';
 
 /**

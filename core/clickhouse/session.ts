@@ -1,10 +1,10 @@
-import { connect, targetFromConfig, type ClickHouseClient } from '../../core/clickhouse/client.ts';
-import { startEmbedded } from '../../core/clickhouse/embedded.ts';
-import { migrate } from '../../core/clickhouse/migrate.ts';
-import type { Config } from '../../core/config/schema.ts';
+import { connect, targetFromConfig, type ClickHouseClient } from './client.ts';
+import { startEmbedded } from './embedded.ts';
+import { migrate } from './migrate.ts';
+import type { Config } from '../config/schema.ts';
 
 /**
- * For the correlate CLI commands: the configured ClickHouse, else the embedded one of the data
+ * For CLI commands that read or write ClickHouse: the configured ClickHouse, else the embedded one of the data
  * directory (reused while `opsight start` runs it, else started for the command and stopped),
  * with the schema applied.
  */
