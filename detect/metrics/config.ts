@@ -11,6 +11,11 @@ export interface AnomalyConfig {
   minHistory: number;
   /** After an alert opens, calm points needed before another alert can open. */
   quietPoints: number;
+  /**
+   * After an alert opens, points before another can open, calm or not (escalation still reports).
+   * Default 0 (off): a separate spike a few hours later is a separate alert.
+   */
+  refractoryPoints: number;
 }
 
 export const DEFAULT_ANOMALY_CONFIG: Readonly<AnomalyConfig> = Object.freeze({
@@ -18,6 +23,7 @@ export const DEFAULT_ANOMALY_CONFIG: Readonly<AnomalyConfig> = Object.freeze({
   seasons: Object.freeze({ daily: true, weekly: true }),
   minHistory: 150,
   quietPoints: 12,
+  refractoryPoints: 0,
 });
 
 export function resolveAnomalyConfig(partial: Partial<AnomalyConfig> = {}): AnomalyConfig {
@@ -31,5 +37,7 @@ export function resolveAnomalyConfig(partial: Partial<AnomalyConfig> = {}): Anom
     throw new Error('minHistory must be an integer ≥ 0');
   if (!(Number.isInteger(c.quietPoints) && c.quietPoints >= 0))
     throw new Error('quietPoints must be an integer ≥ 0');
+  if (!(Number.isInteger(c.refractoryPoints) && c.refractoryPoints >= 0))
+    throw new Error('refractoryPoints must be an integer ≥ 0');
   return c;
 }

@@ -3,10 +3,11 @@ import { resolveAnomalyConfig, type AnomalyConfig } from './config.ts';
 /** What one point scored; `update` reuses one object per detector (copy it to keep it). */
 export interface AnomalyResult {
   /**
-   * 0..1 alerting score. ≥ 0.5 opens an alert (ranked above 0.5 by surprise and novelty, and
-   * divided by 1 + 0.02 × burstiness, so on a series often at alert level a weak alert falls under
-   * 0.5); the detector then emits 0 until the series has been calm for `quietPoints` points, except
-   * once more when the episode's score grows 10% above its peak (escalation).
+   * 0..1 alerting score. ≥ 0.5 opens an alert (ranked above 0.5 by surprise, novelty and `outOfRange`,
+   * and divided by 1 + 0.015 × burstiness, so on a series often at alert level a weak alert falls
+   * under 0.5); the detector then emits 0 until the series has been calm for `quietPoints` points
+   * (and, if set, `refractoryPoints` have passed since the alert opened), except once more when the
+   * episode's score grows 10% above its peak (escalation).
    */
   score: number;
   /** 0..1 surprise of this point before alert suppression. */
@@ -22,11 +23,16 @@ export interface AnomalyResult {
   likelihood: number;
   /** How far the value left the range the series showed lately, relative to that range. */
   novelty: number;
+  /**
+   * True when the value left the whole range the series has shown since it started by more than 5%
+   * of that range (after warm-up): such a point always opens an alert, ranked high.
+   */
+  outOfRange: boolean;
   /** True when the change-point rule moved the level to a new regime at this point. */
   levelShift: boolean;
   /**
    * Alert-level points among about the last 1000 (exponentially weighted). Alert scores are divided
-   * by 1 + 0.02 × this, so a series that is often at alert level ranks its alerts lower.
+   * by 1 + 0.015 × this, so a series that is often at alert level ranks its alerts lower.
    */
   burstiness: number;
   /** True while still learning (fewer than minHistory points): scores are 0. */
@@ -64,7 +70,10 @@ const Z_SHORT = 20; // the same likelihood on the seasonal residual alone (drift
 const Z_MEAN = 21;
 const Z_VAR = 22;
 const HOT = 23; // EW fraction of recent points at alert level (~1000-point memory)
-const HEADER = 24;
+const EVER_HI = 24; // highest value ever seen (the range rule)
+const EVER_LO = 25; // lowest value ever seen
+const SINCE_OPEN = 26; // points since the last alert opened (refractory period)
+const HEADER = 27;
 const SEASON = HEADER; // daily profile
 const SEASON_DEV = SEASON + DAILY_SLOTS; // per-slot mean absolute residual
 const WEEKLY = SEASON_DEV + DAILY_SLOTS; // day-of-week offsets
@@ -102,7 +111,20 @@ const ESCALATION = 1.1; // an open alert is reported again when its score exceed
 // A series that often sits at alert level (bursty counts) is judged against its own burstiness:
 // its alert scores are divided by 1 + HOT_WEIGHT × (alert-level points among the last ~1000).
 const HOT_RATE = 0.001;
-const HOT_WEIGHT = 0.02;
+const HOT_WEIGHT = 0.015;
+// Range rule (HTM's "spatial anomaly" in NAB's Numenta detector, same 5% tolerance): a value beyond
+// everything the series has ever shown, by more than 5% of that range, is an anomaly whatever the
+// forecasts say. Slow growth never trips it (the range grows with it); a jump out of it does.
+// It applies after a week of data, once the range covers a whole daily and weekly cycle.
+const RANGE_TOLERANCE = 0.05;
+const RANGE_HISTORY_DAYS = 7;
+// Alert ranking above 0.5: surprise (raw score above the alert level), novelty against the recent
+// range (saturating, half weight at a quarter of the range) and the range rule. Weights sum to 0.85;
+// the sum is compressed into [0.5, 1) by rankScore, which keeps the order.
+const RANK_SURPRISE = 0.35;
+const RANK_NOVELTY = 0.25;
+const NOVELTY_HALF = 0.25;
+const RANK_RANGE = 0.25;
 
 /**
  * Online anomaly detector for one series. Two forecasts: a seasonal one (level following slow
@@ -131,6 +153,7 @@ export class AnomalyDetector {
     point: 0,
     likelihood: 0,
     novelty: 0,
+    outOfRange: false,
     levelShift: false,
     burstiness: 0,
     warmingUp: true,
@@ -150,6 +173,7 @@ export class AnomalyDetector {
     const s = this.state;
     const out = this.out;
     out.levelShift = false;
+    out.outOfRange = false;
     if (!Number.isFinite(value) || !Number.isFinite(timestampMs)) {
       out.score = 0;
       out.rawScore = 0;
@@ -166,6 +190,8 @@ export class AnomalyDetector {
       s[LOCAL_LEVEL] = value;
       s[HI] = value;
       s[LO] = value;
+      s[EVER_HI] = value;
+      s[EVER_LO] = value;
       out.warmingUp = true;
       return this.emit(0, 0, value, 0, 0);
     }
@@ -204,6 +230,15 @@ export class AnomalyDetector {
     const tail = s[TAIL]! > 0 ? s[TAIL]! : TAIL_FLOOR;
     s[TAIL] = tail + TAIL_RATE * tail * ((surprise > tail ? 1 : 0) - TAIL_P);
     let point = (surprise * TAIL_FLOOR) / Math.max(tail, TAIL_FLOOR);
+
+    // Range rule: out of everything seen so far, by more than the tolerance.
+    const everHi = s[EVER_HI]!;
+    const everLo = s[EVER_LO]!;
+    const margin = RANGE_TOLERANCE * (everHi - everLo);
+    const outOfRange =
+      days >= RANGE_HISTORY_DAYS && everHi > everLo && (value > everHi + margin || value < everLo - margin);
+    if (value > everHi) s[EVER_HI] = value;
+    if (value < everLo) s[EVER_LO] = value;
 
     // Novelty against the recent range: new highs and lows count fully.
     const hi = s[HI]!;
@@ -287,33 +322,43 @@ export class AnomalyDetector {
     out.point = point;
     out.likelihood = likelihood;
     out.novelty = novelty;
-    return this.emit(warm ? 0 : raw, novelty, expected, scale, z);
+    out.outOfRange = outOfRange && !warm;
+    // A point out of the range is an alert-level point whatever the forecasts say.
+    return this.emit(warm ? 0 : out.outOfRange ? Math.max(raw, 0.5) : raw, novelty, expected, scale, z);
   }
 
   private emit(raw: number, novelty: number, expected: number, scale: number, z: number): AnomalyResult {
     const s = this.state;
     const out = this.out;
-    // An alert's score is ranked by surprise and by how novel the value is.
-    const alertScore = 0.5 + 0.25 * ((raw - 0.5) / 0.5) + 0.25 * Math.min(1, 4 * novelty);
+    // An alert's score is ranked by surprise, by how novel the value is and by the range rule.
+    const alertScore =
+      0.5 +
+      RANK_SURPRISE * ((raw - 0.5) / 0.5) +
+      RANK_NOVELTY * (novelty / (novelty + NOVELTY_HALF)) +
+      (out.outOfRange ? RANK_RANGE : 0);
     out.burstiness = s[HOT]! / HOT_RATE;
     const hot = 1 / (1 + HOT_WEIGHT * out.burstiness);
     s[HOT] = s[HOT]! + HOT_RATE * ((raw >= 0.5 ? 1 : 0) - s[HOT]!);
+    const sinceOpen = s[SINCE_OPEN]! + 1;
+    s[SINCE_OPEN] = sinceOpen;
     let score = raw;
-    if (s[ARMED] === 1) {
+    if (s[ARMED] === 1 && sinceOpen > this.cfg.refractoryPoints) {
       if (raw >= 0.5) {
-        score = alertScore * hot;
+        score = rankScore(alertScore * hot);
         s[PEAK] = alertScore;
         s[ARMED] = 0;
         s[QUIET] = 0;
+        s[SINCE_OPEN] = 0;
       }
     } else {
-      // Hysteresis: one alert per episode, re-armed once quietPoints calm points have passed. An
+      // Hysteresis: one alert per episode, re-armed once quietPoints calm points have passed (and,
+      // if configured, none within refractoryPoints of the last: a burst is one incident). An
       // episode that grows clearly worse (score 10% above its peak) is reported again, so that an
       // alert opened with a low score still shows when it turns severe: whatever score a consumer
       // alerts on, an episode crosses it about once.
       score = 0;
       if (raw >= 0.5 && alertScore > ESCALATION * s[PEAK]!) {
-        score = alertScore * hot;
+        score = rankScore(alertScore * hot);
         s[PEAK] = alertScore;
       }
       s[QUIET] = raw < CLEAR_LEVEL ? s[QUIET]! + 1 : 0;
@@ -329,8 +374,14 @@ export class AnomalyDetector {
   }
 }
 
+/** Keeps x up to 0.5 and compresses the alert ranks above it into [0.5, 1), order preserved. */
+function rankScore(x: number): number {
+  return x <= 0.5 ? x : 1 - 0.5 * Math.exp(-(x - 0.5) / 0.5);
+}
+
 function initialState(): Float64Array {
   const s = new Float64Array(STATE_LENGTH);
   s[ARMED] = 1;
+  s[SINCE_OPEN] = 1e9;
   return s;
 }

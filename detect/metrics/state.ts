@@ -1,9 +1,9 @@
 import type { AnomalyConfig } from './config.ts';
 import { AnomalyDetector, STATE_LENGTH } from './detector.ts';
 
-// Checkpoint format: "OSA2" magic, then the state doubles little-endian. The layout version is in
+// Checkpoint format: "OSA3" magic, then the state doubles little-endian. The layout version is in
 // the magic so that an incompatible checkpoint is refused rather than misread.
-const MAGIC = [0x4f, 0x53, 0x41, 0x32];
+const MAGIC = [0x4f, 0x53, 0x41, 0x33];
 export const CHECKPOINT_BYTES = MAGIC.length + STATE_LENGTH * 8;
 
 /** The detector's state as bytes (for `detector_state`); restoring them resumes exactly. */
@@ -20,7 +20,7 @@ export function serializeDetector(detector: AnomalyDetector): Uint8Array {
 export function restoreDetector(bytes: Uint8Array, config: Partial<AnomalyConfig> = {}): AnomalyDetector {
   if (bytes.length !== CHECKPOINT_BYTES || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new Error(
-      `not an anomaly detector checkpoint (expected ${CHECKPOINT_BYTES} bytes starting "OSA2")`,
+      `not an anomaly detector checkpoint (expected ${CHECKPOINT_BYTES} bytes starting "OSA3")`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -164,6 +164,56 @@ describe('anomaly core on synthetic series', () => {
     }
   });
 
+  it('opens an alert on a value out of the whole range seen so far, once a week of data is in', () => {
+    // Uniform noise over [0, 100]: a value of 110 is only ~2.4 mean deviations from the mean, far
+    // under the alert level for the forecasts, but it is out of everything the series has shown.
+    const u = rng(21);
+    const flat = (days: number, at: number, v: number): Series => {
+      const timestamps: number[] = [];
+      const values: number[] = [];
+      for (let i = 0; i < days * DAY_POINTS; i++) {
+        timestamps.push(T0 + i * STEP);
+        values.push(i === at ? v : 100 * u());
+      }
+      return { timestamps, values };
+    };
+    const at = 8 * DAY_POINTS;
+    const s = flat(9, at, 110);
+    expect(alerts(s)).toEqual([at]);
+    const d = new AnomalyDetector();
+    for (let i = 0; i < at; i++) d.update(s.timestamps[i]!, s.values[i]!);
+    const r = d.update(s.timestamps[at]!, 110);
+    expect(r.outOfRange).toBe(true);
+    expect(r.z).toBeLessThan(3); // the forecasts alone would not alert
+    expect(r.score).toBeLessThanOrEqual(1);
+    // Within 5% of the range past its edge: not out of range, and no alert.
+    expect(alerts(flat(9, at, 104))).toEqual([]);
+    // Before a week of history the range is not trusted yet (a daily or weekly cycle may not have
+    // shown its extremes).
+    expect(alerts(flat(9, 3 * DAY_POINTS, 110))).toEqual([]);
+  });
+
+  it('with refractoryPoints, opens no new alert that soon after the last one', () => {
+    // Two equal spikes 20 points apart: by default (off) the second is a separate alert, since 12
+    // calm points re-arm the detector; with a 50-point refractory period it is not.
+    const twin = (gap: number) => seasonal(14, 7, 3, (i, v) => (i === A || i === A + gap ? v + 60 : v));
+    const run = (s: Series, refractoryPoints?: number) => {
+      const r = scoreSeries(
+        s.timestamps,
+        s.values,
+        refractoryPoints === undefined ? {} : { refractoryPoints },
+      );
+      const out: number[] = [];
+      for (let i = 0; i < r.score.length; i++) if (r.score[i]! >= 0.5) out.push(i - A);
+      return out;
+    };
+    expect(run(twin(20))).toEqual([0, 20]);
+    expect(run(twin(20), 50)).toEqual([0]);
+    // After the refractory period a new spike is a new alert.
+    expect(run(twin(60), 50)).toEqual([0, 60]);
+    expect(() => new AnomalyDetector({ refractoryPoints: 1.5 })).toThrow(/refractoryPoints/);
+  });
+
   it('is more sensitive with a higher sensitivity', () => {
     const s = seasonal(14, 14, 3, (i, v) => (i === A ? v + 14 : v));
     const count = (sensitivity: number) => {
