@@ -26,8 +26,9 @@ import { queryIncidents, saveIncidents } from './store/incidents.ts';
  * intake endpoints, which publish there) are stored in `alerts` and fed to the correlator;
  * every incident change is stored as a new version in `incidents` and published on
  * opsight.incidents for the notifiers. Incident state lives in memory and is rebuilt from
- * ClickHouse at start. One correlator consumes the alert topic: grouping needs every alert,
- * so run one active correlate process (others stand by in the same consumer group).
+ * ClickHouse at start. One correlator consumes the alert topic: grouping needs every alert, so
+ * run exactly one correlate process and let the supervisor restart it (a second one in the
+ * group would take half of the alert partitions and split incidents between the two).
  */
 export const CORRELATE_GROUP = 'opsight-correlate';
 

@@ -97,6 +97,17 @@ export function storageName(name: string, options: SchemaOptions): string {
   return options.cluster === undefined ? name : `${name}_local`;
 }
 
+/**
+ * The target of a mutation (`ALTER TABLE <target> DELETE ...`) on a table's rows: the table
+ * itself on one node; in a cluster the `_local` tables on every node, as ClickHouse refuses
+ * mutations on a Distributed table.
+ */
+export function mutationTarget(name: string, cluster: string | undefined): string {
+  if (cluster === undefined) return ident(name);
+  if (!clusterRe.test(cluster)) throw new Error(`invalid cluster name: ${cluster}`);
+  return `${ident(`${name}_local`)} ON CLUSTER ${ident(cluster)}`;
+}
+
 export function qualified(name: string, options: SchemaOptions): string {
   return `${ident(options.database)}.${ident(name)}`;
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { TOPICS } from '../../core/bus/topics.ts';
 import type { BillingSourceConfig } from '../../core/config/ingest/billing.ts';
+import { mutationTarget } from '../../core/clickhouse/ddl.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { SourceStats, type Source, type SourceContext, type SourceState } from '../source.ts';
 import { DEFAULT_GROUP } from '../writer/index.ts';
@@ -223,7 +224,7 @@ export class BillingSource implements Source {
       await sleep(200);
     }
     await ctx.clickhouse.command({
-      query: `ALTER TABLE billing_focus DELETE WHERE SourceName = {source:String} AND ${where}`,
+      query: `ALTER TABLE ${mutationTarget('billing_focus', ctx.config.clickhouse.cluster)} DELETE WHERE SourceName = {source:String} AND ${where}`,
       query_params: { source: this.name, ...params },
       clickhouse_settings: { mutations_sync: '2' },
     });

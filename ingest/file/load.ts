@@ -2,6 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TOPICS } from '../../core/bus/topics.ts';
 import type { OutgoingRecord } from '../../core/bus/types.ts';
+import { mutationTarget } from '../../core/clickhouse/ddl.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { FocusFileError } from '../billing/focus.ts';
 import { loadBillingFile } from '../billing/load-file.ts';
@@ -102,7 +103,15 @@ export async function ingestFile(config: Config, o: IngestFileOptions): Promise<
       };
     const r =
       what.kind === 'billing'
-        ? await loadBillingInto(pipeline, path, what.format, source, !!prev, o.warn)
+        ? await loadBillingInto(
+            pipeline,
+            path,
+            what.format,
+            source,
+            !!prev,
+            o.warn,
+            config.clickhouse.cluster,
+          )
         : await loadRecords(pipeline, path, what, st.mtimeMs, source, {
             ...o,
             serviceNameAttributes: config.ingest.jsonl.serviceNameAttributes,
@@ -180,12 +189,12 @@ async function loadBillingInto(
   source: string,
   reload: boolean,
   warn: (message: string) => void,
+  cluster: string | undefined,
 ): Promise<Counts> {
   if (reload) {
     // --force on a file loaded before: replace its rows rather than add them again.
     await p.clickhouse.command({
-      query:
-        'ALTER TABLE billing_focus DELETE WHERE SourceName = {source:String} AND SourceFile = {file:String}',
+      query: `ALTER TABLE ${mutationTarget('billing_focus', cluster)} DELETE WHERE SourceName = {source:String} AND SourceFile = {file:String}`,
       query_params: { source, file: path },
       clickhouse_settings: { mutations_sync: '2' },
     });

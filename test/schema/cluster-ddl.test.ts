@@ -1,5 +1,6 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { mutationTarget } from '../../core/clickhouse/ddl.ts';
 import { generateDdl, migrations } from '../../core/clickhouse/migrate.ts';
 
 /**
@@ -138,5 +139,13 @@ describe('cluster DDL', () => {
         expect(row?.f, query).toContain('ON CLUSTER');
       }
     });
+  });
+});
+
+describe('mutations in a cluster', () => {
+  it('target the local tables on every node, as ClickHouse refuses them on a Distributed table', () => {
+    expect(mutationTarget('billing_focus', undefined)).toBe('`billing_focus`');
+    expect(mutationTarget('billing_focus', 'prod-ch')).toBe('`billing_focus_local` ON CLUSTER `prod-ch`');
+    expect(() => mutationTarget('billing_focus', 'x; DROP')).toThrow('invalid cluster name');
   });
 });
