@@ -137,6 +137,18 @@ program
   });
 
 program
+  .command('grafana')
+  .description(
+    'print what to point Grafana at: provisioning directory, ClickHouse plugin and datasource settings',
+  )
+  .option('--json', 'print the settings as JSON')
+  .option('--host <host>', 'the host name Grafana reaches ClickHouse by (default: the one opsight uses)')
+  .action(async (opts: { json?: boolean; host?: string }, cmd: Command) => {
+    const { runGrafanaCommand } = await import('./grafana.ts');
+    process.exitCode = await runGrafanaCommand(load(cmd).config, opts);
+  });
+
+program
   .command('sources')
   .description(
     'show each ingest source of the running opsight: received, accepted, rejected, last error, lag',
