@@ -225,6 +225,9 @@ export class AnomalyDetector {
     const scale = Math.max(daily && days >= 1 ? s[SEASON_DEV + slot]! : s[DEV]!, floor);
     const z = e / scale;
 
+    // The daily profile is first learnt over two days (see the model update below).
+    const profileLearning = daily && days < 2;
+
     // Point surprise: neither the seasonal nor the local model expected it.
     const surprise = daily && days >= 1 ? Math.min(Math.abs(z), Math.abs(zL)) : Math.abs(z);
     const tail = s[TAIL]! > 0 ? s[TAIL]! : TAIL_FLOOR;
@@ -272,13 +275,18 @@ export class AnomalyDetector {
     const zs = s[Z_SHORT]! + SHORT_ALPHA * (zb - s[Z_SHORT]!);
     s[Z_SHORT] = zs;
     const zm = s[Z_MEAN]!;
-    const drift = (DRIFT_WEIGHT * Math.max(0, zs - zm)) / Math.sqrt(Math.max(s[Z_VAR]!, 1e-4));
+    // Not while the daily profile is first learnt: the seasonal residual changes meaning when
+    // the profile takes over from the level at day one (its scale too), and that jump alone
+    // would read as drift on every young seasonal series.
+    const drift = profileLearning
+      ? 0
+      : (DRIFT_WEIGHT * Math.max(0, zs - zm)) / Math.sqrt(Math.max(s[Z_VAR]!, 1e-4));
     s[Z_MEAN] = zm + ar * (zb - zm);
     s[Z_VAR] = s[Z_VAR]! + ar * ((zb - zm) * (zb - zm) - s[Z_VAR]!);
 
     // Model update with clipped residuals so anomalies do not teach the model, except while the
     // daily profile is first learnt (two days), when every residual must teach it.
-    const learning = daily && days < 2;
+    const learning = profileLearning;
     const ec = learning ? e : Math.max(-HUBER * scale, Math.min(HUBER * scale, e));
     const zc = z > HUBER ? HUBER : z < -HUBER ? -HUBER : z;
     const shortZ = s[SHORT_Z]! + SHORT_ALPHA * (zc - s[SHORT_Z]!);

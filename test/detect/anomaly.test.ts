@@ -27,6 +27,23 @@ describe('anomaly core on synthetic series', () => {
     }
   });
 
+  it('raises no alert on a young seasonal series when its daily profile takes over (day one)', () => {
+    // A memory-like gauge scraped every minute, first seen at different hours of the day: the
+    // day-one switch from level to daily profile must not read as drift.
+    for (const startHour of [0, 3, 7, 12, 18]) {
+      const g = gaussian(rng(startHour + 1));
+      const timestamps: number[] = [];
+      const values: number[] = [];
+      const t0 = T0 + startHour * 3_600_000;
+      for (let i = 0; i < 2 * 1440; i++) {
+        const t = t0 + i * 60_000;
+        timestamps.push(t);
+        values.push(500 + 100 * Math.sin((2 * Math.PI * (t - T0)) / 86_400_000) + 5 * g());
+      }
+      expect(alerts({ timestamps, values }), `first seen at ${startHour}:00`).toEqual([]);
+    }
+  });
+
   it('raises no alert on Gaussian noise without seasonality', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const g = gaussian(rng(seed));
