@@ -301,6 +301,23 @@ program
     },
   );
 
+program
+  .command('demo')
+  .description(
+    'run the pipeline on a simulated shop: a day of telemetry and billing, then a database outage, a memory leak and a cost spike; prints the incidents',
+  )
+  .option('--speed <n>', 'simulated seconds per wall second while replaying history', '3600')
+  .option('--seed <n>', 'random seed (same seed, same data)', '1')
+  .option('--hours <n>', 'hours of metrics and logs before the faults', '24')
+  .option('--reset', 'replace the database even if it holds data that is not from a demo')
+  .option('--keep-running', 'keep the pipeline (HTTP API, ClickHouse) up afterwards until Ctrl-C')
+  .action(async (opts: Parameters<typeof import('../demo/cli.ts').runDemoCommand>[1], cmd: Command) => {
+    const { config } = load(cmd);
+    if (config.log.level === 'info') setLogLevel('warn');
+    const { runDemoCommand } = await import('../demo/cli.ts');
+    process.exitCode = await runDemoCommand(config, opts);
+  });
+
 const detectCmd = program.command('detect').description('run the detectors outside the running pipeline');
 detectCmd
   .command('backfill')

@@ -306,7 +306,9 @@ export class KafkaBus implements Bus {
           // -1: the broker's default.replication.factor
           replicationFactor: s.replicationFactor ?? -1,
         })),
-        waitForLeaders: true,
+        // kafkajs' own wait retries only LEADER_NOT_AVAILABLE, while a loaded broker may answer
+        // UNKNOWN_TOPIC_OR_PARTITION for a moment first; untilServed retries every retriable error.
+        waitForLeaders: false,
       });
       await Promise.all(missing.map((s) => this.untilServed(s.name)));
       this.log.info({ topics: missing.map((s) => s.name) }, 'created Kafka topics');
@@ -339,7 +341,7 @@ export class KafkaBus implements Bus {
         return;
       } catch (err) {
         const e = err as { retriable?: boolean; cause?: { retriable?: boolean } };
-        if (!(e.retriable || e.cause?.retriable) || attempt >= 100) throw err;
+        if (!(e.retriable || e.cause?.retriable) || attempt >= 300) throw err;
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -90,7 +90,9 @@ export async function findRunning(dataDir: string): Promise<{ url: string; pid: 
   const pf = readPidFile(dataDir);
   if (!pf || !alive(pf.pid) || !isOurServer(pf.pid)) return undefined;
   const url = `http://127.0.0.1:${pf.port}`;
-  return (await ping(url)) ? { url, pid: pf.pid } : undefined;
+  // The process is ours and alive: a slow answer is a busy server, not an absent one.
+  for (let attempt = 0; attempt < 5; attempt++) if (await ping(url, 2000)) return { url, pid: pf.pid };
+  return undefined;
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
