@@ -14,6 +14,7 @@ import type { Conditions } from './faults.ts';
 import { BillingGenerator, DAY } from './generate/billing.ts';
 import { LogsGenerator } from './generate/logs.ts';
 import { MetricsGenerator } from './generate/metrics.ts';
+import { OnCall } from './oncall.ts';
 import {
   formatCostAlert,
   formatGrowth,
@@ -35,7 +36,8 @@ import { classify, costAlerts, ready, view } from './watch.ts';
  * shape and see the memory leak that started 45 minutes before A). Once simulated time has
  * caught up with the wall clock it runs in real time in 10-second steps, because the health
  * rules and the correlator judge the last minutes of wall-clock time: the orders-db outage is
- * injected then, and the billing export with yesterday's runaway autoscaling lands.
+ * injected then, and the billing export with yesterday's runaway autoscaling lands. An on-call
+ * (oncall.ts) acknowledges each incident through the API and resolves the outage's at the end.
  */
 
 export interface DemoOptions {
@@ -252,6 +254,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const shown = new Map<string, string>();
     const counts = new Map<string, number>();
     const incidents = new Map<string, DemoIncident>();
+    const oncall = new OnCall(http, out);
     let shownCost = 0;
     const poll = async () => {
       // A failed read (a connection reset under load) is only a skipped round.
@@ -280,6 +283,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const costs = await costAlerts(runtime!.clickhouse);
       for (const c of costs.slice(shownCost)) out(formatCostAlert(c));
       shownCost = Math.max(shownCost, costs.length);
+      await oncall.acknowledgeDue(incidents.values());
     };
     const byFault = () => {
       const m = new Map<string, DemoIncident>();
@@ -366,6 +370,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }
       await sleep(2000);
     }
+    // The on-call closes the outage's incident once the database is back and nothing more
+    // joined it (resolving earlier would let a late alert of the outage open a second incident).
+    const outage = byFault().get('outage');
+    if (outageEnd !== undefined && outage)
+      await oncall.resolve(outage, `${FAULTS.outage.ci} is back on the standby`);
     await poll();
     const result: DemoResult = {
       incidents: [...incidents.values()],

@@ -8,8 +8,9 @@ import { configSchema, type Config } from '../core/config/schema.ts';
 export function demoConfig(config: Config, billingDir: string): Config {
   return configSchema.parse({
     ...config,
-    // An ephemeral port, so a running `opsight start` is no obstacle; the in-process bus.
-    http: { ...config.http, addr: '127.0.0.1:0' },
+    // An ephemeral port on loopback, so a running `opsight start` is no obstacle; the demo is
+    // its own only client there, so it needs none of the configured API tokens. In-process bus.
+    http: { ...config.http, addr: '127.0.0.1:0', tokens: [] },
     kafka: { ...config.kafka, brokers: [] },
     ingest: {
       ...config.ingest,

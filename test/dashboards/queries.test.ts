@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { Panel, VariableModel } from '@grafana/schema';
+import type { Panel } from '@grafana/schema';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../../core/clickhouse/migrate.ts';
 import { seedDashboardData, type SeededEstate } from '../support/grafana-data.ts';
+import { checkDashboard, chooser } from '../support/grafana-check.ts';
 import {
   defaultRange,
   loadDashboards,
   panelInterval,
   panelsOf,
-  queriesOf,
   resolveVariables,
   runQuery,
-  type VariableValue,
 } from '../support/grafana-dashboards.ts';
 
 /**
@@ -41,82 +40,11 @@ afterAll(async () => {
   await admin?.close();
 });
 
-const DATE_TYPE = /^(Nullable\()?(Date|DateTime|DateTime64)\b/;
-
-type Choice = 'all' | 'some';
-
-/** What a user picks: All (or the focus service for a single-value service), or real values. */
-function chooser(choice: Choice) {
-  return (v: VariableModel, options: string[]): VariableValue => {
-    if (v.type === 'custom') return String(v.current?.value ?? options[0] ?? '');
-    if (v.multi) {
-      if (choice === 'all') return '$__all';
-      return options.length ? options.slice(0, 2) : ['$__all'];
-    }
-    if (v.name === 'service' && options.includes(estate.focusService)) return estate.focusService;
-    if (v.name === 'metric' && options.includes(estate.focusMetric)) return estate.focusMetric;
-    return options[0] ?? '';
-  };
-}
-
 for (const { file, json } of loadDashboards()) {
   describe(file, () => {
     for (const choice of ['all', 'some'] as const) {
       it(`runs every query with ${choice === 'all' ? 'All selected' : 'chosen values'}`, async () => {
-        const range = defaultRange(json, Date.now());
-        const { variables, options } = await resolveVariables(client, json, range, chooser(choice));
-        for (const v of json.templating?.list ?? []) {
-          if (v.type === 'query')
-            expect(options[v.name]?.length, `variable ${v.name} has options`).toBeGreaterThan(0);
-        }
-        const ctx = { ...range, intervalMs: panelInterval(range), variables, options };
-        const byPanel = new Map<string, { columns: Set<string>; need: string[]; patterns: RegExp[] }>();
-        for (const q of queriesOf(json)) {
-          const panelKey = q.where.replace(/ [A-Z]$/, '');
-          let r;
-          try {
-            r = await runQuery(client, q.rawSql, ctx);
-          } catch (err) {
-            throw new Error(
-              `${file} ${q.where} with ${JSON.stringify(variables)}: ${(err as Error).message}`,
-            );
-          }
-          const names = r.columns.map((c) => c.name);
-          if (choice === 'all') expect(r.rows.length, `${q.where} returns rows`).toBeGreaterThan(0);
-          if (q.format === 0) {
-            expect(
-              r.columns.some((c) => DATE_TYPE.test(c.type)),
-              `${q.where}: a time column for a time series`,
-            ).toBe(true);
-            const time = r.rows.map((row) =>
-              String(row[r.columns.find((c) => DATE_TYPE.test(c.type))!.name]),
-            );
-            expect(
-              [...time].sort(),
-              `${q.where}: sorted by time (the plugin widens long frames in order)`,
-            ).toEqual(time);
-          }
-          if (q.where.startsWith('annotation')) {
-            expect(names, q.where).toEqual(expect.arrayContaining(['time', 'text']));
-            expect(r.columns.find((c) => c.name === 'time')!.type).toMatch(DATE_TYPE);
-          }
-          const p = byPanel.get(panelKey) ?? {
-            columns: new Set<string>(),
-            need: q.columns,
-            patterns: q.columnPatterns,
-          };
-          names.forEach((n) => p.columns.add(n));
-          byPanel.set(panelKey, p);
-        }
-        // Columns named by overrides and reduce options come from one of the panel's queries.
-        for (const [where, p] of byPanel) {
-          for (const c of p.need) expect([...p.columns], `${where} reads column ${c}`).toContain(c);
-          for (const re of p.patterns)
-            expect(
-              [...p.columns].some((c) => re.test(c)),
-              `${where} fields ${re}`,
-            ).toBe(true);
-        }
+        await checkDashboard(client, file, json, choice, estate);
       });
     }
   });
@@ -129,7 +57,7 @@ describe('what the dashboards show', () => {
 
   it('counts the failing services with their error ratio and health', async () => {
     const range = defaultRange(sre, Date.now());
-    const { variables, options } = await resolveVariables(client, sre, range, chooser('all'));
+    const { variables, options } = await resolveVariables(client, sre, range, chooser('all', estate));
     const r = await runQuery(client, rawSql(panel(sre, /^Services:/)), {
       ...range,
       intervalMs: panelInterval(range),
@@ -150,7 +78,7 @@ describe('what the dashboards show', () => {
   it('reads the newest version of each incident only', async () => {
     const inc = loadDashboards().find((d) => d.file === 'incidents.json')!.json;
     const range = defaultRange(inc, Date.now());
-    const { variables, options } = await resolveVariables(client, inc, range, chooser('all'));
+    const { variables, options } = await resolveVariables(client, inc, range, chooser('all', estate));
     const ctx = { ...range, intervalMs: panelInterval(range), variables, options };
     const open = await runQuery(client, rawSql(panel(inc, /^Open incidents/)), ctx);
     expect(open.rows.map((x) => x.id)).not.toContain(estate.incidentId); // resolved in version 3
@@ -162,7 +90,7 @@ describe('what the dashboards show', () => {
   it("places logs without an environment attribute by their service's metrics", async () => {
     const logs = loadDashboards().find((d) => d.file === 'logs.json')!.json;
     const range = defaultRange(logs, Date.now());
-    const { variables, options } = await resolveVariables(client, logs, range, chooser('all'));
+    const { variables, options } = await resolveVariables(client, logs, range, chooser('all', estate));
     const ctx = {
       ...range,
       intervalMs: panelInterval(range),
@@ -178,7 +106,7 @@ describe('what the dashboards show', () => {
   it('sums money exactly', async () => {
     const fin = loadDashboards().find((d) => d.file === 'finops.json')!.json;
     const range = defaultRange(fin, Date.now());
-    const { variables, options } = await resolveVariables(client, fin, range, chooser('all'));
+    const { variables, options } = await resolveVariables(client, fin, range, chooser('all', estate));
     const r = await runQuery(client, rawSql(panel(fin, /^Billed/)), {
       ...range,
       intervalMs: panelInterval(range),
