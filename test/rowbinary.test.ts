@@ -421,3 +421,61 @@ describe('ISO timestamp fast path', () => {
     expect(() => codec.write(new ByteSink(64), '2299-12-31T23:59:59Z')).toThrow(/out of range/);
   });
 });
+
+describe('decimal fast path', () => {
+  it('writes plain decimal text exactly as the BigInt path, at every width and sign', async () => {
+    const { ByteSink, compileColumnType } = await import('../core/clickhouse/rowbinary.ts');
+    const rnd = (n: number) => Math.floor(Math.random() * n);
+    const digits = (n: number) => Array.from({ length: n }, () => rnd(10)).join('');
+    for (const [precision, scale] of [
+      [38, 15],
+      [18, 4],
+      [9, 2],
+      [76, 10],
+      [20, 15],
+      [38, 0],
+    ] as const) {
+      const codec = compileColumnType('x', `Decimal(${precision}, ${scale})`);
+      const bytes = precision <= 9 ? 4 : precision <= 18 ? 8 : precision <= 38 ? 16 : 32;
+      const texts = ['0', '-0', '-0.000', '.5', '5.', '+7.25', '0.000000000000001', '-1', '1e3', ' 1', ''];
+      for (let i = 0; i < 3000; i++) {
+        const int = ['', '0', '00', digits(1 + rnd(6)), digits(1 + rnd(17))][rnd(5)]!;
+        const frac = ['', '.', `.${digits(1 + rnd(20))}`][rnd(3)]!;
+        texts.push(`${['', '-', '+'][rnd(3)]}${int}${frac}`);
+      }
+      for (const text of texts) {
+        const expected = parseDecimal(text, scale);
+        const s = new ByteSink(64);
+        let error: string | undefined;
+        try {
+          codec.write(s, text);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        const limit = 10n ** BigInt(precision);
+        if (expected === undefined || expected >= limit || expected <= -limit) {
+          expect(error, `${text} as Decimal(${precision}, ${scale})`).toBeDefined();
+          continue;
+        }
+        expect(error, text).toBeUndefined();
+        let v = BigInt.asUintN(bytes * 8, expected);
+        const want = Buffer.alloc(bytes);
+        for (let off = 0; off < bytes; off += 4, v >>= 32n) want.writeUInt32LE(Number(v & 0xffffffffn), off);
+        expect(s.buf.subarray(0, s.pos).toString('hex'), `${text} as Decimal(${precision}, ${scale})`).toBe(
+          want.toString('hex'),
+        );
+      }
+    }
+  });
+
+  it('repeats a DateTime64 text from its cache and still refuses a bad one after it', async () => {
+    const { ByteSink, compileColumnType, toUnixNanos } = await import('../core/clickhouse/rowbinary.ts');
+    const codec = compileColumnType('t', 'DateTime64(3)');
+    for (const text of ['2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '1795408410123456789']) {
+      const s = new ByteSink(64);
+      codec.write(s, text);
+      expect(s.buf.readBigInt64LE(0), text).toBe(toUnixNanos(text)! / 1_000_000n);
+    }
+    expect(() => codec.write(new ByteSink(64), '')).toThrow(/expected a timestamp/);
+  });
+});

@@ -49,6 +49,8 @@ interface PhaseResult {
   /** Until the sender's last request was accepted (published to the bus). */
   acceptedSeconds: number;
   rssMb: number;
+  /** CPU time (user + system) of the phase's process from first send to last row counted, µs. */
+  cpuMicros: number;
 }
 
 async function count(client: ClickHouseClient, table: string): Promise<number> {
@@ -75,13 +77,16 @@ async function runPhase(input: PhaseInput): Promise<PhaseResult> {
     ctx.http = `http://${rt.httpAddress}`;
     // Timed from the first byte sent (or the file appearing) to the last row counted.
     const started = performance.now();
+    // CPU time is the figure that survives a loaded machine (wall time moves with other load).
+    const cpu0 = process.cpuUsage();
     await workload.send(ctx);
     const acceptedSeconds = (performance.now() - started) / 1000;
     while ((await count(client, workload.table)) < workload.rows) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     await rt.stop();
-    return { seconds, acceptedSeconds, rssMb };
+    return { seconds, acceptedSeconds, rssMb, cpuMicros: cpu.user + cpu.system };
   } finally {
     await client.close();
     rmSync(dir, { recursive: true, force: true });
@@ -186,8 +191,8 @@ async function main(): Promise<void> {
     });
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     lines.push(
-      `| source | bus | rows | rows/s end to end | x bulk Native | x bulk RowBinary | accepted/s | opsight MB | ClickHouse MB |`,
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| source | bus | rows | rows/s end to end | CPU µs/row | x bulk Native | x bulk RowBinary | accepted/s | opsight MB | ClickHouse MB |`,
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const w of workloads) {
       const table = WORKLOADS[w]!(rows).table;
@@ -215,12 +220,12 @@ async function main(): Promise<void> {
       for (const [bus, r] of Object.entries(results)) {
         const rate = rows / r.seconds;
         lines.push(
-          `| ${WORKLOADS[w]!(rows).name} | ${bus} | ${fmt(rows)} | ${fmt(rate)} | ${(rate / native.rowsPerSec).toFixed(2)} | ${(rate / rowBinary.rowsPerSec).toFixed(2)} | ${r.acceptedSeconds > 0.01 ? fmt(rows / r.acceptedSeconds) : '-'} | ${r.rssMb} | ${r.serverMb ?? '-'} |`,
+          `| ${WORKLOADS[w]!(rows).name} | ${bus} | ${fmt(rows)} | ${fmt(rate)} | ${(r.cpuMicros / rows).toFixed(1)} | ${(rate / native.rowsPerSec).toFixed(2)} | ${(rate / rowBinary.rowsPerSec).toFixed(2)} | ${r.acceptedSeconds > 0.01 ? fmt(rows / r.acceptedSeconds) : '-'} | ${r.rssMb} | ${r.serverMb ?? '-'} |`,
         );
       }
       lines.push(
-        `| ClickHouse bulk into ${table}, Native (${native.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(native.rowsPerSec)} | 1.00 | ${(native.rowsPerSec / rowBinary.rowsPerSec).toFixed(2)} | | | |`,
-        `| ClickHouse bulk into ${table}, RowBinary (${rowBinary.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(rowBinary.rowsPerSec)} | ${(rowBinary.rowsPerSec / native.rowsPerSec).toFixed(2)} | 1.00 | | | |`,
+        `| ClickHouse bulk into ${table}, Native (${native.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(native.rowsPerSec)} | | 1.00 | ${(native.rowsPerSec / rowBinary.rowsPerSec).toFixed(2)} | | | |`,
+        `| ClickHouse bulk into ${table}, RowBinary (${rowBinary.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(rowBinary.rowsPerSec)} | | ${(rowBinary.rowsPerSec / native.rowsPerSec).toFixed(2)} | 1.00 | | | |`,
       );
       process.stderr.write(`${lines.slice(-buses.length - 2).join('\n')}\n`);
     }

@@ -29,7 +29,15 @@ interface Topic {
   partitions: Log[];
   /** group -> committed offset (next to read) per partition */
   groups: Map<string, number[]>;
+  /**
+   * key -> partition: sources reuse one key string per series/stream, whose hash V8 keeps,
+   * so a lookup here is cheaper than murmur2 over a fresh Buffer of the key for every record.
+   */
+  partitionOf: Map<string, number>;
 }
+
+/** Keys remembered per topic before the cache starts over. */
+const MAX_CACHED_KEYS = 100_000;
 
 export interface MemoryBusOptions {
   defaultPartitions?: number;
@@ -73,6 +81,7 @@ export class MemoryBus implements Bus {
       t = {
         partitions: Array.from({ length: partitions }, () => ({ base: 0, messages: [] })),
         groups: new Map(),
+        partitionOf: new Map(),
       };
       this.topics.set(name, t);
     }
@@ -86,8 +95,19 @@ export class MemoryBus implements Bus {
     const now = Date.now();
     const n = t.partitions.length;
     let rr = 0;
+    const cache = t.partitionOf;
     for (const r of records) {
-      const p = r.key === null ? rr++ % n : partitionFor(r.key, n);
+      let p: number;
+      if (r.key === null) p = rr++ % n;
+      else {
+        let known = cache.get(r.key);
+        if (known === undefined) {
+          known = partitionFor(r.key, n);
+          if (cache.size >= MAX_CACHED_KEYS) cache.clear();
+          cache.set(r.key, known);
+        }
+        p = known;
+      }
       const log = t.partitions[p]!;
       log.messages.push({
         topic: topicName,

@@ -96,6 +96,9 @@ function openTable(c: CompiledTable): OpenTable {
   };
 }
 
+/** Rows between two sums of the encoders' sizes (see BatchBuilder.bytes). */
+const BYTES_EVERY = 64;
+
 export class BatchBuilder {
   private readonly tables: OpenTable[];
   private deadLetters: DeadLetter[] = [];
@@ -115,12 +118,23 @@ export class BatchBuilder {
     this.tables = compiled.map(openTable);
   }
 
-  /** Encoded bytes of the open batch (approximate for Native columns). */
+  /**
+   * Encoded bytes of the open batch (approximate for Native columns). Summing every column of
+   * every table costs more than encoding a small row, and the writer asks after each message,
+   * so the sum is refreshed every BYTES_EVERY rows: maxBytes may be overshot by that many rows.
+   */
   get bytes(): number {
-    let b = 0;
-    for (const t of this.tables) b += t.encoder.bytes;
-    return b;
+    if (this.rows - this.bytesAtRows >= BYTES_EVERY || this.rows < this.bytesAtRows) {
+      let b = 0;
+      for (const t of this.tables) b += t.encoder.bytes;
+      this.bytesCached = b;
+      this.bytesAtRows = this.rows;
+    }
+    return this.bytesCached;
   }
+
+  private bytesCached = 0;
+  private bytesAtRows = 0;
 
   get empty(): boolean {
     return this.count === 0;
@@ -198,6 +212,8 @@ export class BatchBuilder {
     this.count = 0;
     this.rows = 0;
     this.oldest = 0;
+    this.bytesCached = 0;
+    this.bytesAtRows = 0;
     return batch;
   }
 }

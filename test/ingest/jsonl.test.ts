@@ -1,7 +1,13 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { jsonlSources, parseJsonl } from '../../ingest/logs/jsonl.ts';
-import { epochNanos, normalizeJsonLog, parseTimestamp, rfc3339Nanos } from '../../ingest/logs/normalize.ts';
+import {
+  epochNanos,
+  normalizeJsonLog,
+  parseTimestamp,
+  rfc3339Nanos,
+  utcNanosText,
+} from '../../ingest/logs/normalize.ts';
 import { fromSyslog, fromText, otelText, parseSeverity } from '../../ingest/logs/severity.ts';
 import { waitFor } from '../writer/support.ts';
 import { startLogPipeline, type LogPipeline } from './logs-support.ts';
@@ -25,6 +31,27 @@ describe('timestamps', () => {
     expect(rfc3339Nanos('2026-11-23T04:33:30+0000')).toBe(1795408410000000000n);
     expect(rfc3339Nanos('yesterday')).toBeUndefined();
     expect(rfc3339Nanos('2026-13-45T04:33:30Z')).toBeUndefined();
+  });
+
+  it('reads the common UTC shape by its fast path with the same result as the general one', () => {
+    const p2 = (x: number) => String(x).padStart(2, '0');
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(Math.random() * xs.length)]!;
+    let fast = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const [y, mo, d, h, mi, s] = [1965 + (i % 340), i % 14, i % 33, i % 26, i % 61, (i * 7) % 61];
+      const text = `${y}-${p2(mo)}-${p2(d)}${pick(['T', 't', ' ', 'x'])}${p2(h)}:${p2(mi)}:${p2(s)}${pick(['', '.', '.5', ',123', '.123456789', '.1234567891234', '.12a'])}${pick(['', 'Z', 'z', '+01:00', ' '])}`;
+      const quick = utcNanosText(text);
+      if (quick === undefined) continue;
+      fast++;
+      expect(quick, text).toBe(rfc3339Nanos(text)?.toString());
+    }
+    expect(fast).toBeGreaterThan(1000);
+    // Shapes left to the general path (rolled-over dates, offsets, the epoch itself).
+    for (const text of ['2024-02-30T00:00:00Z', '2026-11-23T05:33:30+01:00', '1970-01-01T00:00:00Z'])
+      expect(utcNanosText(text)).toBeUndefined();
+    expect(norm({ message: 'x', '@timestamp': '2026-11-23T04:33:30.123Z' }).timeUnixNano).toBe(
+      '1795408410123000000',
+    );
   });
 
   it('lets the magnitude decide the epoch unit', () => {

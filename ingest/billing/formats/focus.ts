@@ -1,5 +1,5 @@
 import { DateNormalizer, REQUIRED_COLUMNS, readHeader, toBillingLine } from '../focus.ts';
-import type { BillingFormatReader, NativeValue } from './types.ts';
+import type { BillingFormatReader, NativeRecord, NativeValue } from './types.ts';
 
 /**
  * FOCUS itself, for records from any container (Parquet, JSON lines). FOCUS CSV keeps its
@@ -15,6 +15,13 @@ function asText(v: NativeValue | undefined): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** parseTags(JSON.stringify(record)) without the text: strings kept, anything else as JSON. */
+function tagsOf(record: NativeRecord): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(record)) tags[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return tags;
+}
+
 export const focusReader: BillingFormatReader = {
   format: 'focus',
   detect(columns) {
@@ -27,9 +34,18 @@ export const focusReader: BillingFormatReader = {
     const header = readHeader([...columns], ctx.sourceFile);
     const dates = new DateNormalizer();
     const row: string[] = new Array<string>(columns.length);
+    const tagsAt = header.kinds.indexOf('tags');
     return (record, line) => {
       for (let i = 0; i < columns.length; i++) row[i] = asText(record[columns[i]!]);
-      return toBillingLine(header, row, dates, ctx, line);
+      // A Tags map that is already a record (Parquet MAP) is converted as parseTags would read
+      // its JSON text, without writing and parsing that text (a large share of a Parquet row).
+      const tags = tagsAt < 0 ? undefined : record[columns[tagsAt]!];
+      if (tags === null || typeof tags !== 'object' || Array.isArray(tags))
+        return toBillingLine(header, row, dates, ctx, line);
+      row[tagsAt] = '';
+      const out = toBillingLine(header, row, dates, ctx, line);
+      if (typeof out !== 'string') out.Tags = tagsOf(tags);
+      return out;
     };
   },
 };

@@ -80,9 +80,19 @@ export function shiftDecimal(v: string, k: number): string | undefined {
   return d && formatDec({ units: d.units, scale: d.scale + k });
 }
 
-/** An unscaled integer (Parquet DECIMAL) as decimal text. */
-export function unscaledToText(units: bigint, scale: number): string {
-  return formatDec({ units, scale });
+/**
+ * An unscaled integer (Parquet DECIMAL) as decimal text. A safe-integer number gives the same
+ * text as its BigInt (String() of both is the plain digits) without the BigInt.
+ */
+export function unscaledToText(units: bigint | number, scale: number): string {
+  if (typeof units === 'bigint') return formatDec({ units, scale });
+  const neg = units < 0;
+  let digits = String(neg ? -units : units);
+  if (scale > 0) {
+    digits = digits.padStart(scale + 1, '0');
+    digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`.replace(/\.?0+$/, '');
+  }
+  return neg && digits !== '0' ? `-${digits}` : digits;
 }
 
 /**
