@@ -1,5 +1,14 @@
 import type { Dashboard } from '@grafana/schema';
-import { byName, dashboard, datasourceVariable, fieldConfig, queryVariable, sql, thresholds } from './lib.ts';
+import {
+  byName,
+  dashboard,
+  datasourceVariable,
+  fieldConfig,
+  queryVariable,
+  sql,
+  thresholds,
+  stat,
+} from './lib.ts';
 import { latestAlerts } from './sql.ts';
 
 /**
@@ -128,50 +137,41 @@ export function finops(): Dashboard {
     time: { from: 'now-30d', to: 'now' },
     variables: [datasourceVariable(), providerVariable, accountVariable, appVariable, currencyVariable],
     items: [
-      {
-        type: 'stat',
+      stat({
         title: 'Billed (${currency})',
         w: 6,
         h: 4,
-        targets: [sql(totals, 'table')],
-        options: { reduceOptions: { calcs: ['lastNotNull'], fields: '/^billed$/', values: false } },
-        fieldConfig: fieldConfig(DECIMALS),
-      },
-      {
-        type: 'stat',
+        target: sql(totals, 'table'),
+        field: 'billed',
+        config: DECIMALS,
+      }),
+      stat({
         title: 'Effective, amortised (${currency})',
         w: 6,
         h: 4,
-        targets: [sql(totals, 'table')],
-        options: { reduceOptions: { calcs: ['lastNotNull'], fields: '/^effective$/', values: false } },
-        fieldConfig: fieldConfig(DECIMALS),
-      },
-      {
-        type: 'stat',
+        target: sql(totals, 'table'),
+        field: 'effective',
+        config: DECIMALS,
+      }),
+      stat({
         title: 'Average per day (${currency})',
         w: 6,
         h: 4,
-        targets: [sql(totals, 'table')],
-        options: { reduceOptions: { calcs: ['lastNotNull'], fields: '/^per_day$/', values: false } },
-        fieldConfig: fieldConfig(DECIMALS),
-      },
-      {
-        type: 'stat',
+        target: sql(totals, 'table'),
+        field: 'per_day',
+        config: DECIMALS,
+      }),
+      stat({
         title: 'Cost spikes firing',
         w: 6,
         h: 4,
-        targets: [sql(firingSpikes, 'table')],
-        options: {
-          reduceOptions: { calcs: ['lastNotNull'], fields: '/^firing_spikes$/', values: false },
-          colorMode: 'background',
-        },
-        fieldConfig: fieldConfig({
-          thresholds: thresholds([
-            [null, 'green'],
-            [1, 'orange'],
-          ]),
-        }),
-      },
+        target: sql(firingSpikes, 'table'),
+        field: 'firing_spikes',
+        steps: [
+          [null, 'green'],
+          [1, 'orange'],
+        ],
+      }),
       {
         type: 'timeseries',
         title: 'Cost per day by cloud service (${currency})',

@@ -252,3 +252,28 @@ export const thresholds = (steps: [number | null, string][]) => ({
   mode: 'absolute',
   steps: steps.map(([value, color]) => ({ value, color })),
 });
+
+/**
+ * A stat panel showing one column of a table query. With `steps` the background is coloured by
+ * those thresholds (counts that should be zero); otherwise `config` holds the field defaults.
+ */
+export function stat(o: {
+  title: string;
+  w: number;
+  h: number;
+  target: CHTarget;
+  field: string;
+  steps?: [number | null, string][];
+  config?: Record<string, unknown>;
+}): PanelSpec {
+  const reduceOptions = { calcs: ['lastNotNull'], fields: `/^${o.field}$/`, values: false };
+  return {
+    type: 'stat',
+    title: o.title,
+    w: o.w,
+    h: o.h,
+    targets: [o.target],
+    options: o.steps ? { reduceOptions, colorMode: 'background' } : { reduceOptions },
+    fieldConfig: fieldConfig(o.steps ? { thresholds: thresholds(o.steps) } : (o.config ?? {})),
+  };
+}

@@ -1,5 +1,5 @@
 import type { Dashboard } from '@grafana/schema';
-import { byName, dashboard, datasourceVariable, fieldConfig, sql, thresholds } from './lib.ts';
+import { byName, dashboard, datasourceVariable, fieldConfig, sql, thresholds, stat } from './lib.ts';
 import {
   RANGE_S,
   ROOT_CAUSE_ID,
@@ -96,75 +96,51 @@ export function sreOverview(): Dashboard {
     tags: ['sre'],
     variables: [datasourceVariable(), envVariable(), serviceVariable({ multi: true })],
     items: [
-      {
-        type: 'stat',
+      stat({
         title: 'Open incidents',
         w: 6,
         h: 4,
-        targets: [sql(incidentCounts, 'table')],
-        options: {
-          reduceOptions: { calcs: ['lastNotNull'], fields: '/^open$/', values: false },
-          colorMode: 'background',
-        },
-        fieldConfig: fieldConfig({
-          thresholds: thresholds([
-            [null, 'green'],
-            [1, 'orange'],
-          ]),
-        }),
-      },
-      {
-        type: 'stat',
+        target: sql(incidentCounts, 'table'),
+        field: 'open',
+        steps: [
+          [null, 'green'],
+          [1, 'orange'],
+        ],
+      }),
+      stat({
         title: 'Open P1/P2',
         w: 6,
         h: 4,
-        targets: [sql(incidentCounts, 'table')],
-        options: {
-          reduceOptions: { calcs: ['lastNotNull'], fields: '/^p1_p2$/', values: false },
-          colorMode: 'background',
-        },
-        fieldConfig: fieldConfig({
-          thresholds: thresholds([
-            [null, 'green'],
-            [1, 'red'],
-          ]),
-        }),
-      },
-      {
-        type: 'stat',
+        target: sql(incidentCounts, 'table'),
+        field: 'p1_p2',
+        steps: [
+          [null, 'green'],
+          [1, 'red'],
+        ],
+      }),
+      stat({
         title: 'Not yet acknowledged',
         w: 6,
         h: 4,
-        targets: [sql(incidentCounts, 'table')],
-        options: {
-          reduceOptions: { calcs: ['lastNotNull'], fields: '/^unacknowledged$/', values: false },
-          colorMode: 'background',
-        },
-        fieldConfig: fieldConfig({
-          thresholds: thresholds([
-            [null, 'green'],
-            [1, 'orange'],
-          ]),
-        }),
-      },
-      {
-        type: 'stat',
+        target: sql(incidentCounts, 'table'),
+        field: 'unacknowledged',
+        steps: [
+          [null, 'green'],
+          [1, 'orange'],
+        ],
+      }),
+      stat({
         title: 'Firing alerts',
         w: 6,
         h: 4,
-        targets: [sql(firing, 'table')],
-        options: {
-          reduceOptions: { calcs: ['lastNotNull'], fields: '/^firing_alerts$/', values: false },
-          colorMode: 'background',
-        },
-        fieldConfig: fieldConfig({
-          thresholds: thresholds([
-            [null, 'green'],
-            [1, 'orange'],
-            [10, 'red'],
-          ]),
-        }),
-      },
+        target: sql(firing, 'table'),
+        field: 'firing_alerts',
+        steps: [
+          [null, 'green'],
+          [1, 'orange'],
+          [10, 'red'],
+        ],
+      }),
       { row: 'Services' },
       {
         type: 'table',
