@@ -1,14 +1,5 @@
 import type { Dashboard } from '@grafana/schema';
-import {
-  byName,
-  dashboard,
-  datasourceVariable,
-  fieldConfig,
-  queryVariable,
-  sql,
-  thresholds,
-  stat,
-} from './lib.ts';
+import { byName, dashboard, datasourceVariable, fieldConfig, queryVariable, sql, stat } from './lib.ts';
 import { latestAlerts } from './sql.ts';
 
 /**
