@@ -1,12 +1,13 @@
 import { TOPICS } from '../core/bus/topics.ts';
 import type { BusBatch, Subscription } from '../core/bus/types.ts';
-import { logger } from '../core/log.ts';
+import { electLeader, whileLeading } from '../core/bus/leader.ts';
+import { logger, type Logger } from '../core/log.ts';
 import type { Alert, Incident } from '../core/model/records.ts';
 import type { RoleContext, RunningRole } from '../core/role.ts';
 import { Correlator, type IncidentEvent } from './engine/correlator.ts';
 import { KnownErrorMatcher } from './engine/kedb.ts';
 import { mountCmdbApi } from './http/cmdb.ts';
-import { mountIncidentApi } from './http/incidents.ts';
+import { mountIncidentApi, type LiveCorrelator } from './http/incidents.ts';
 import { mountAlertIntake } from './http/intake.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
 import { latestAlerts, storeAlerts } from './store/alerts.ts';
@@ -26,14 +27,66 @@ import { queryIncidents, saveIncidents } from './store/incidents.ts';
  * intake endpoints, which publish there) are stored in `alerts` and fed to the correlator;
  * every incident change is stored as a new version in `incidents` and published on
  * opsight.incidents for the notifiers. Incident state lives in memory and is rebuilt from
- * ClickHouse at start. One correlator consumes the alert topic: grouping needs every alert, so
- * run exactly one correlate process and let the supervisor restart it (a second one in the
- * group would take half of the alert partitions and split incidents between the two).
+ * ClickHouse when the correlator starts.
+ *
+ * Grouping needs every alert, so one correlator runs at a time: several correlate processes
+ * elect a leader (core/bus/leader.ts), and only the leader consumes opsight.alerts, runs the
+ * correlator and the notifiers. On becoming leader a process restores incidents from ClickHouse,
+ * then subscribes; on losing it, it unsubscribes (committing what it stored) and drops its
+ * state. Every process serves the intake (it only publishes), the CMDB API and incident reads
+ * (from ClickHouse); incident changes on a standby answer 503 `standby`.
  */
 export const CORRELATE_GROUP = 'opsight-correlate';
 
+interface Active extends LiveCorrelator {
+  stop(): Promise<void>;
+}
+
 export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole> {
   const log = logger('correlate');
+  const cfg = ctx.config.correlate;
+  let active: Active | undefined;
+
+  const leadership = await electLeader({
+    name: 'correlate',
+    bus: ctx.bus,
+    replicationFactor: ctx.config.kafka.replicationFactor,
+    log,
+  });
+  ctx.watchLag(CORRELATE_GROUP, TOPICS.alerts);
+  mountAlertIntake(ctx.http, ctx.bus, cfg.fingerprintLabels);
+  mountIncidentApi(ctx.http, ctx.clickhouse, () => active);
+  mountCmdbApi(ctx.http, ctx.clickhouse);
+
+  leadership.onChange(async (leader) => {
+    if (leader) {
+      active = await whileLeading(
+        leadership,
+        'starting the correlator',
+        () => startCorrelator(ctx, log),
+        log,
+      );
+      if (active) log.info('leader: correlator running');
+    } else if (active) {
+      const was = active;
+      active = undefined;
+      await was.stop();
+      log.info('standby: correlator stopped');
+    }
+  });
+  // Leading from the start (always so on the in-process bus): start returns once it runs.
+  if (leadership.isLeader()) await new Promise<void>((r) => leadership.onChange(() => r()));
+  log.info({ leader: leadership.isLeader() }, 'correlate role started');
+
+  return {
+    name: 'correlate',
+    // Steps down first (final flush, offsets committed), then leaves the election.
+    stop: () => leadership.close(),
+  };
+}
+
+/** The leader's part: restore, consume opsight.alerts, tick, notify; stop() undoes it. */
+async function startCorrelator(ctx: RoleContext, log: Logger): Promise<Active> {
   const cfg = ctx.config.correlate;
   const s = (x: number) => x * 1000;
   const correlator = new Correlator(
@@ -133,7 +186,6 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
     topics: [TOPICS.alerts],
     handler: handle,
   });
-  ctx.watchLag(CORRELATE_GROUP, TOPICS.alerts);
 
   const dispatcher = new Dispatcher(ctx.config.notify, {
     bus: ctx.bus,
@@ -141,11 +193,10 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
     log: logger('notify'),
     ownerGroup: (ci) => correlator.graph.get(ci)?.ownerGroup,
   });
-  await dispatcher.start();
-
-  mountAlertIntake(ctx.http, ctx.bus, cfg.fingerprintLabels);
-  mountIncidentApi(ctx.http, ctx.clickhouse, correlator, () => flush(true));
-  mountCmdbApi(ctx.http, ctx.clickhouse);
+  await dispatcher.start().catch(async (err: unknown) => {
+    await sub.close();
+    throw err;
+  });
 
   let ticks = 0;
   let ticking: Promise<void> | undefined;
@@ -163,7 +214,8 @@ export async function startCorrelateRole(ctx: RoleContext): Promise<RunningRole>
   timer.unref();
 
   return {
-    name: 'correlate',
+    correlator,
+    flush: () => flush(true),
     stop: async () => {
       clearInterval(timer);
       await ticking;

@@ -32,6 +32,12 @@ export interface DetectorStats {
 
 export interface Detector {
   readonly name: string;
+  /**
+   * A batch detector (reads ClickHouse on a timer): with several detect replicas only the
+   * elected leader runs it, else every replica would raise the same alerts. Stream detectors
+   * run on every replica; their consumer groups split the partitions.
+   */
+  readonly leaderOnly?: boolean;
   start(ctx: DetectorContext): Promise<void>;
   /** Stop consuming, flush state, resolve nothing (alerts stay as they are across restarts). */
   stop(): Promise<void>;

@@ -215,6 +215,14 @@ export class KafkaBus implements Bus {
     });
   }
 
+  /**
+   * The kafkajs client (brokers, client id, logging as configured here), for the few things that
+   * are not the bus contract: the leader election's consumer (core/bus/leader.ts).
+   */
+  get client(): Kafka {
+    return this.kafka;
+  }
+
   /** kafkajs's logger into ours: warn and error only, known noise and repeats demoted to debug. */
   private kafkaLog({ namespace, level, log }: LogEntry): void {
     const { message, error, groupId, topic, partition, broker } = log as Record<string, unknown> & {

@@ -280,6 +280,7 @@ export function costDetector(config: CostDetectConfig, options: CostDetectorOpti
 
   return {
     name: COST_DETECTOR,
+    leaderOnly: true,
     runOnce,
     async start(c: DetectorContext) {
       ctx = c;

@@ -27,6 +27,7 @@ export function healthDetector(cfg: HealthDetectConfig, checkpointSeconds = 60):
 
 export class HealthDetector implements Detector {
   readonly name = NAME;
+  readonly leaderOnly = true;
   private ctx: DetectorContext | undefined;
   private readonly tracker: AlertTracker;
   private timer: NodeJS.Timeout | undefined;
