@@ -76,7 +76,9 @@ describe('deploy/compose.yaml', () => {
     for (const role of ['ingest', 'detect', 'correlate'])
       expect(services[role]!.command).toEqual(['start', '--role', role]);
     expect(services.migrate!.command).toEqual(['migrate']);
-    expect(services.ingest!.deploy?.replicas).toBeGreaterThanOrEqual(2);
+    // Several replicas of every role (detect and correlate elect a leader among theirs).
+    for (const role of ['ingest', 'detect', 'correlate'])
+      expect(services[role]!.deploy?.replicas, role).toBeGreaterThanOrEqual(2);
     const dockerfile = readFileSync(join(deployDir, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM node:20/m);
     expect(dockerfile).toContain('npm ci');
