@@ -277,6 +277,54 @@ describe('Native encoder', () => {
     ]);
   });
 
+  it('encodes a map object seen before exactly as a fresh copy, also after a refused row', async () => {
+    await db.client.command({
+      query: `CREATE TABLE shared (a String, m Map(LowCardinality(String), String), n UInt8)
+        ENGINE = MergeTree ORDER BY tuple()`,
+    });
+    const described = await describeTable(db.client, db.database, 'shared');
+    const compiled = compileNativeEncoder<Row>(described, { sortMapKeys: true });
+    // Sources hand the same attribute object to every sample of a series.
+    const x = { host: 'db-1', zone: 'eu-1 ✓' };
+    const y = { b: 'v', a: 'unsorted' };
+    const rows: Row[] = [
+      { a: 'r0', m: x, n: 0 },
+      { a: 'r1', m: y, n: 1 },
+      { a: 'r2', m: x, n: 2 },
+      // Refused at n after m was appended: row 3's number is reused by the next row.
+      { a: 'bad', m: x, n: 300 },
+      { a: 'r3', m: y, n: 3 },
+      { a: 'r4', m: x, n: 4 },
+      { a: 'r5', m: y, n: 5 },
+    ];
+    const shared = compiled.create();
+    const fresh = compiled.create();
+    for (const r of rows) {
+      expect(shared.append(r)).toEqual(fresh.append({ ...r, m: structuredClone(r.m) }));
+    }
+    const a = shared.finish();
+    const b = fresh.finish();
+    expect(a.rows).toBe(6);
+    expect(a.encode().equals(b.encode())).toBe(true);
+    expect(a.encode(2, 5).equals(b.encode(2, 5))).toBe(true);
+    await insertRowBinary(db.client, {
+      database: db.database,
+      table: 'shared',
+      columns: described.map((c) => c.name),
+      data: a.encode(),
+      format: 'Native',
+    });
+    const read = await db.rows<Row>('SELECT a, m FROM shared ORDER BY a');
+    expect(read.map((r) => [r.a, r.m])).toEqual([
+      ['r0', x],
+      ['r1', { a: 'unsorted', b: 'v' }],
+      ['r2', x],
+      ['r3', { a: 'unsorted', b: 'v' }],
+      ['r4', x],
+      ['r5', { a: 'unsorted', b: 'v' }],
+    ]);
+  });
+
   it('refuses types it does not encode natively, so the caller can fall back to RowBinary', () => {
     expect(() => compileNativeEncoder([{ name: 'x', type: 'LowCardinality(Nullable(String))' }])).toThrow(
       NativeTypeError,

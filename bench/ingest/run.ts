@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -42,6 +42,11 @@ interface PhaseInput {
   database: string;
   brokers: string[];
   format: 'native' | 'rowbinary';
+  /** The embedded ClickHouse server, whose CPU time the phase measures too. */
+  serverPid?: number;
+  /** Extra `writer` and `kafka` settings (--writer, --partitions). */
+  writer: Record<string, unknown>;
+  partitions?: number;
 }
 
 interface PhaseResult {
@@ -51,7 +56,28 @@ interface PhaseResult {
   rssMb: number;
   /** CPU time (user + system) of the phase's process from first send to last row counted, µs. */
   cpuMicros: number;
+  /** CPU time of the ClickHouse server over the same span, µs (undefined when not ours). */
+  serverCpuMicros?: number;
 }
+
+/** User + system CPU of a process from /proc, µs; undefined when it cannot be read. */
+function processCpuMicros(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime and stime are 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ, 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+const minus = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined ? undefined : a - b;
 
 async function count(client: ClickHouseClient, table: string): Promise<number> {
   const rs = await client.query({ query: `SELECT count() FROM ${quoteIdent(table)}`, format: 'CSV' });
@@ -68,9 +94,9 @@ async function runPhase(input: PhaseInput): Promise<PhaseResult> {
     const config = configSchema.parse({
       dataDir: dir,
       clickhouse: { url: input.url, database: input.database },
-      kafka: { brokers: input.brokers },
+      kafka: { brokers: input.brokers, ...(input.partitions ? { partitions: input.partitions } : {}) },
       http: { addr: '127.0.0.1:0', bodyLimit: '64mb' },
-      writer: { format: input.format },
+      writer: { format: input.format, ...input.writer },
       ingest: workload.config(ctx),
     });
     const rt = await startRuntime(config, { ingest: startIngestRole }, ['ingest']);
@@ -79,14 +105,19 @@ async function runPhase(input: PhaseInput): Promise<PhaseResult> {
     const started = performance.now();
     // CPU time is the figure that survives a loaded machine (wall time moves with other load).
     const cpu0 = process.cpuUsage();
+    const server0 = processCpuMicros(input.serverPid);
     await workload.send(ctx);
     const acceptedSeconds = (performance.now() - started) / 1000;
-    while ((await count(client, workload.table)) < workload.rows) await new Promise((r) => setTimeout(r, 20));
+    // Polled every 100 ms: each count() costs the server ~2 ms of CPU, which at 20 ms was a
+    // tenth of the server CPU the phase is measured by.
+    while ((await count(client, workload.table)) < workload.rows)
+      await new Promise((r) => setTimeout(r, 100));
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const serverCpuMicros = minus(processCpuMicros(input.serverPid), server0);
     const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     await rt.stop();
-    return { seconds, acceptedSeconds, rssMb, cpuMicros: cpu.user + cpu.system };
+    return { seconds, acceptedSeconds, rssMb, cpuMicros: cpu.user + cpu.system, serverCpuMicros };
   } finally {
     await client.close();
     rmSync(dir, { recursive: true, force: true });
@@ -117,6 +148,7 @@ async function bulk(
   table: string,
   format: 'Native' | 'RowBinary',
   dir: string,
+  serverPid: number | undefined,
 ) {
   const file = join(dir, `rows.${format}`);
   const q = (query: string) =>
@@ -134,10 +166,12 @@ async function bulk(
   const rows = await count(admin, table);
   await admin.command({ query: `TRUNCATE TABLE ${quoteIdent(table)}` });
   const t = performance.now();
+  const cpu0 = processCpuMicros(serverPid);
   await curl(['--data-binary', `@${file}`, q(`INSERT INTO ${quoteIdent(table)} FORMAT ${format}`)]);
   const seconds = (performance.now() - t) / 1000;
+  const serverCpuMicros = minus(processCpuMicros(serverPid), cpu0);
   await admin.close();
-  return { rowsPerSec: rows / seconds, mb: statSync(file).size / 1e6 };
+  return { rowsPerSec: rows / seconds, mb: statSync(file).size / 1e6, serverCpuMicros };
 }
 
 function serverPeakMb(pid: number | undefined): number | undefined {
@@ -166,6 +200,9 @@ async function main(): Promise<void> {
       rows: { type: 'string', default: '300000' },
       buses: { type: 'string', default: 'memory,kafka' },
       format: { type: 'string', default: 'native' },
+      /** JSON merged into the writer config, e.g. '{"maxAgeMs":5000}'. */
+      writer: { type: 'string', default: '{}' },
+      partitions: { type: 'string' },
     },
   });
   const workloads = values.workloads.split(',');
@@ -191,8 +228,8 @@ async function main(): Promise<void> {
     });
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     lines.push(
-      `| source | bus | rows | rows/s end to end | CPU µs/row | x bulk Native | x bulk RowBinary | accepted/s | opsight MB | ClickHouse MB |`,
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| source | bus | rows | rows/s end to end | CPU µs/row | ClickHouse CPU µs/row | ceiling rows/s | x bulk Native | x bulk RowBinary | accepted/s | opsight MB | ClickHouse MB |`,
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const w of workloads) {
       const table = WORKLOADS[w]!(rows).table;
@@ -211,21 +248,31 @@ async function main(): Promise<void> {
           database,
           brokers: bus === 'kafka' ? brokers : [],
           format,
+          serverPid: embedded?.pid,
+          writer: JSON.parse(values.writer) as Record<string, unknown>,
+          ...(values.partitions ? { partitions: Number(values.partitions) } : {}),
         });
         results[bus] = { ...r, serverMb: serverPeakMb(embedded?.pid) };
       }
       // The rows of the last phase, inserted by ClickHouse alone.
-      const native = await bulk(url, database, table, 'Native', dir);
-      const rowBinary = await bulk(url, database, table, 'RowBinary', dir);
+      const native = await bulk(url, database, table, 'Native', dir, embedded?.pid);
+      const rowBinary = await bulk(url, database, table, 'RowBinary', dir, embedded?.pid);
+      const perRow = (us: number | undefined) => (us === undefined ? '-' : (us / rows).toFixed(1));
+      // What the machine could do if nothing else ran: every core busy with this pipeline's
+      // CPU per row (opsight's and ClickHouse's), whatever the wall-clock rate was.
+      const ceiling = (...us: (number | undefined)[]) =>
+        us.every((u) => u !== undefined)
+          ? fmt((cpus().length * 1e6 * rows) / us.reduce((a: number, b) => a + b!, 0))
+          : '-';
       for (const [bus, r] of Object.entries(results)) {
         const rate = rows / r.seconds;
         lines.push(
-          `| ${WORKLOADS[w]!(rows).name} | ${bus} | ${fmt(rows)} | ${fmt(rate)} | ${(r.cpuMicros / rows).toFixed(1)} | ${(rate / native.rowsPerSec).toFixed(2)} | ${(rate / rowBinary.rowsPerSec).toFixed(2)} | ${r.acceptedSeconds > 0.01 ? fmt(rows / r.acceptedSeconds) : '-'} | ${r.rssMb} | ${r.serverMb ?? '-'} |`,
+          `| ${WORKLOADS[w]!(rows).name} | ${bus} | ${fmt(rows)} | ${fmt(rate)} | ${(r.cpuMicros / rows).toFixed(1)} | ${perRow(r.serverCpuMicros)} | ${ceiling(r.cpuMicros, r.serverCpuMicros)} | ${(rate / native.rowsPerSec).toFixed(2)} | ${(rate / rowBinary.rowsPerSec).toFixed(2)} | ${r.acceptedSeconds > 0.01 ? fmt(rows / r.acceptedSeconds) : '-'} | ${r.rssMb} | ${r.serverMb ?? '-'} |`,
         );
       }
       lines.push(
-        `| ClickHouse bulk into ${table}, Native (${native.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(native.rowsPerSec)} | | 1.00 | ${(native.rowsPerSec / rowBinary.rowsPerSec).toFixed(2)} | | | |`,
-        `| ClickHouse bulk into ${table}, RowBinary (${rowBinary.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(rowBinary.rowsPerSec)} | | ${(rowBinary.rowsPerSec / native.rowsPerSec).toFixed(2)} | 1.00 | | | |`,
+        `| ClickHouse bulk into ${table}, Native (${native.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(native.rowsPerSec)} | | ${perRow(native.serverCpuMicros)} | ${ceiling(native.serverCpuMicros)} | 1.00 | ${(native.rowsPerSec / rowBinary.rowsPerSec).toFixed(2)} | | | |`,
+        `| ClickHouse bulk into ${table}, RowBinary (${rowBinary.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(rowBinary.rowsPerSec)} | | ${perRow(rowBinary.serverCpuMicros)} | ${ceiling(rowBinary.serverCpuMicros)} | ${(rowBinary.rowsPerSec / native.rowsPerSec).toFixed(2)} | 1.00 | | | |`,
       );
       process.stderr.write(`${lines.slice(-buses.length - 2).join('\n')}\n`);
     }

@@ -300,6 +300,13 @@ export class KafkaBus implements Bus {
     }
   }
 
+  /** Partition counts of the topics ensureTopics created or found. */
+  private readonly partitionCounts = new Map<string, number>();
+
+  partitionCount(topic: string): number | undefined {
+    return this.partitionCounts.get(topic);
+  }
+
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
     if (specs.length === 0) return;
     await this.connect();
@@ -321,18 +328,18 @@ export class KafkaBus implements Bus {
       await Promise.all(missing.map((s) => this.untilServed(s.name)));
       this.log.info({ topics: missing.map((s) => s.name) }, 'created Kafka topics');
     }
+    // Every topic's real count (another process may have created one first, differently).
     const present = specs.filter((s) => existing.has(s.name));
-    if (present.length > 0) {
-      const { topics } = await this.admin.fetchTopicMetadata({ topics: present.map((s) => s.name) });
-      for (const t of topics) {
-        const want = present.find((s) => s.name === t.name)?.partitions;
-        if (want !== undefined && t.partitions.length !== want) {
-          // Left alone on purpose: changing the count moves keys to other partitions.
-          this.log.warn(
-            { topic: t.name, partitions: t.partitions.length, configured: want },
-            `topic ${t.name} has ${t.partitions.length} partitions, configured ${want}; left as it is`,
-          );
-        }
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: specs.map((s) => s.name) });
+    for (const t of topics) {
+      this.partitionCounts.set(t.name, t.partitions.length);
+      const want = present.find((s) => s.name === t.name)?.partitions;
+      if (want !== undefined && t.partitions.length !== want) {
+        // Left alone on purpose: changing the count moves keys to other partitions.
+        this.log.warn(
+          { topic: t.name, partitions: t.partitions.length, configured: want },
+          `topic ${t.name} has ${t.partitions.length} partitions, configured ${want}; left as it is`,
+        );
       }
     }
   }

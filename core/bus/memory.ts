@@ -88,6 +88,10 @@ export class MemoryBus implements Bus {
     return t;
   }
 
+  partitionCount(topicName: string): number | undefined {
+    return this.topics.get(topicName)?.partitions.length;
+  }
+
   async publish<T>(topicName: string, records: OutgoingRecord<T>[]): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
     const t = this.topic(topicName);

@@ -66,6 +66,12 @@ export interface Bus {
   /** Creates missing topics; existing ones are left as they are. */
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   publish<T>(topic: string, records: OutgoingRecord<T>[]): Promise<void>;
+  /**
+   * The topic's partition count once known (after ensureTopics), so a source packing many
+   * records into one message per partition can key each message to land where its records'
+   * own keys would (partitionFor). undefined: not known, publish one record per key.
+   */
+  partitionCount?(topic: string): number | undefined;
   subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription>;
   /** Messages published but not yet committed by the group, per partition. */
   lag(group: string, topic: string): Promise<PartitionLag[]>;

@@ -41,6 +41,8 @@ interface ColumnBuilder {
   truncate(n: number): void;
   /** Approximate encoded size so far. */
   bytes(): number;
+  /** Appends copies of entries [from, to) (a repeated value, already encoded); optional. */
+  repeat?(from: number, to: number): void;
   writePrefix(out: ByteSink): void;
   /** Writes entries [lo, hi) as a Native column. */
   write(out: ByteSink, lo: number, hi: number): void;
@@ -186,6 +188,21 @@ class PlainColumn implements ColumnBuilder {
     if (this.ends) this.ends.length = n;
   }
 
+  repeat(from: number, to: number): void {
+    const a = this.end(from);
+    const b = this.end(to);
+    const s = this.sink;
+    s.ensure(b - a);
+    const shift = s.pos - a;
+    const buf = s.buf;
+    // Attribute values are a few bytes: a loop beats Buffer.copy's per-call overhead.
+    if (b - a <= 64) for (let i = a, o = s.pos; i < b; i++, o++) buf[o] = buf[i]!;
+    else buf.copyWithin(s.pos, a, b);
+    s.pos += b - a;
+    if (this.ends) for (let i = from; i < to; i++) this.ends.push(this.ends.a[i]! + shift);
+    this.count += to - from;
+  }
+
   bytes(): number {
     return this.sink.pos;
   }
@@ -260,6 +277,11 @@ class LowCardinalityStringColumn implements ColumnBuilder {
 
   truncate(n: number): void {
     this.indexes.length = n;
+  }
+
+  repeat(from: number, to: number): void {
+    const idx = this.indexes;
+    for (let i = from; i < to; i++) idx.push(idx.a[i]!);
   }
 
   bytes(): number {
@@ -426,16 +448,48 @@ class ArrayColumn extends OffsetsColumn {
 }
 
 class MapColumn extends OffsetsColumn {
+  /**
+   * The row each map object was last appended at. Sources hand the same attribute object to
+   * every sample of a series (records are never mutated once published), so a map seen before
+   * is copied as encoded bytes instead of encoded again, key by key. Only when both element
+   * columns can repeat entries.
+   */
+  private seen: WeakMap<object, number> | undefined;
+
   constructor(
     key: ColumnBuilder,
     value: ColumnBuilder,
     private readonly sortKeys: boolean,
   ) {
     super([key, value]);
+    if (key.repeat && value.repeat) this.seen = new WeakMap();
+  }
+
+  override truncate(n: number): void {
+    super.truncate(n);
+    // Rows from n on are gone and their numbers will be reused.
+    if (this.seen) this.seen = new WeakMap();
   }
 
   append(v: unknown): void {
     if (v === null || typeof v !== 'object') fail('expected a map (object)', v);
+    const seen = this.seen;
+    if (seen) {
+      const row = seen.get(v);
+      if (row !== undefined) {
+        const from = row === 0 ? 0 : this.offsets.a[row - 1]!;
+        const to = this.offsets.a[row]!;
+        this.children[0]!.repeat!(from, to);
+        this.children[1]!.repeat!(from, to);
+        this.endRow();
+        return;
+      }
+    }
+    this.appendNew(v);
+    seen?.set(v, this.offsets.length - 1);
+  }
+
+  private appendNew(v: object): void {
     const key = this.children[0]!;
     const value = this.children[1]!;
     if (v instanceof Map || Array.isArray(v)) {

@@ -2,6 +2,7 @@ import type { Subscription } from '../../core/bus/types.ts';
 import { TOPICS } from '../../core/bus/topics.ts';
 import type { MetricsDetectConfig } from '../../core/config/detect/metrics.ts';
 import { detectorScored, detectorTracked } from '../../core/metrics.ts';
+import { forEachMetricPoint } from '../../core/model/metric-samples.ts';
 import type { Alert, MetricPoint } from '../../core/model/records.ts';
 import { AlertTracker } from '../alerts/tracker.ts';
 import type { Detector, DetectorContext, DetectorStats } from '../detector.ts';
@@ -72,12 +73,13 @@ export class MetricsStreamDetector implements Detector {
       const det = restoreDetector(Buffer.from(s.state, 'base64'), this.detectorConfig(s.service));
       this.series.set(key, { ...s, det, dirty: false });
     }
-    this.sub = await ctx.bus.subscribe<MetricPoint>({
+    this.sub = await ctx.bus.subscribe<unknown>({
       group: METRICS_GROUP,
       topics: [TOPICS.metrics],
       handler: async (batch) => {
         const alerts: Alert[] = [];
-        for (const m of batch.messages) this.point(m.value, alerts);
+        // A message is one point or packed samples (remote_write).
+        for (const m of batch.messages) forEachMetricPoint(m.value, (p) => this.point(p, alerts));
         await ctx.alerts.emit(alerts);
       },
     });

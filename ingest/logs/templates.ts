@@ -88,6 +88,7 @@ export function stampingBus(bus: Bus, templater: LogTemplater): Bus {
       return bus.kind;
     },
     ensureTopics: (topics) => bus.ensureTopics(topics),
+    partitionCount: (topic) => bus.partitionCount?.(topic),
     publish: <T>(topic: string, records: OutgoingRecord<T>[]) => {
       if (topic === TOPICS.logs) templater.stamp(records.map((r) => r.value as LogRecord));
       return bus.publish(topic, records);

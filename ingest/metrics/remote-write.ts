@@ -4,6 +4,8 @@ import type { Bus, OutgoingRecord } from '../../core/bus/types.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { HttpError } from '../../core/http/errors.ts';
 import { recordsIn } from '../../core/metrics.ts';
+import { partitionFor } from '../../core/bus/partitioner.ts';
+import type { MetricHead, MetricSamples } from '../../core/model/metric-samples.ts';
 import type { Attributes, MetricPoint } from '../../core/model/records.ts';
 import { withSpan } from '../../core/telemetry.ts';
 import { seriesKey } from '../keys.ts';
@@ -129,7 +131,10 @@ function labelProblem(labels: Label[]): string | undefined {
 }
 
 export interface Mapped {
-  records: OutgoingRecord<MetricPoint>[];
+  /** One MetricPoint per sample, or (given a partition count) one MetricSamples per partition. */
+  records: OutgoingRecord<MetricPoint | MetricSamples>[];
+  /** Samples in records. */
+  accepted: number;
   /** Samples and native histograms in the request, stale markers excluded. */
   received: number;
   rejected: number;
@@ -147,6 +152,35 @@ interface Series {
   key: string;
   shape: Shape;
   version: number;
+  /** The series' point without time and value, shared by all its samples (MetricSamples). */
+  head: MetricHead;
+  /** partitionFor(key, partitionsOf) */
+  partition: number;
+  partitionsOf: number;
+}
+
+function headOf(s: Pick<Series, 'name' | 'resource' | 'attributes' | 'shape'>): MetricHead {
+  return {
+    name: s.name,
+    type: s.shape.type,
+    unit: s.shape.unit,
+    description: s.shape.description,
+    resource: s.resource,
+    attributes: s.attributes,
+    temporality: s.shape.temporality,
+    monotonic: s.shape.monotonic,
+  };
+}
+
+/** The head of a series that is refused (never published). */
+const NO_HEAD: MetricHead = { name: '', type: 'gauge', resource: {}, attributes: {} };
+
+/** Samples of one partition, built up as MetricSamples. */
+interface Group {
+  key: string;
+  heads: MetricHead[];
+  t: number[];
+  v: number[];
 }
 
 /** Label sets remembered (Prometheus resends the same ones every scrape); cleared when full. */
@@ -157,10 +191,17 @@ export class RequestMapper {
   readonly metadata = new MetadataCache();
   private series = new Map<string, Series>();
 
-  map(request: WriteRequest): Mapped {
+  /**
+   * `partitions`: the metrics topic's partition count. Given, the samples are packed into one
+   * MetricSamples per partition (keyed by one of its series, so it lands where each series'
+   * own key would); without it, one MetricPoint per sample.
+   */
+  map(request: WriteRequest, partitions?: number): Mapped {
     this.metadata.add(request.metadata);
+    const groups = partitions ? new Map<number, Group>() : undefined;
     const out: Mapped = {
       records: [],
+      accepted: 0,
       received: 0,
       rejected: 0,
       staleMarkers: 0,
@@ -201,6 +242,22 @@ export class RequestMapper {
           fail(ts, 1, `sample timestamp ${ms} ms is outside 1970..2300`);
           continue;
         }
+        out.accepted++;
+        if (groups) {
+          if (series.partitionsOf !== partitions) {
+            series.partition = partitionFor(key, partitions!);
+            series.partitionsOf = partitions!;
+          }
+          let g = groups.get(series.partition);
+          if (!g) {
+            g = { key, heads: [], t: [], v: [] };
+            groups.set(series.partition, g);
+          }
+          g.heads.push(series.head);
+          g.t.push(ms);
+          g.v.push(s.value);
+          continue;
+        }
         out.records.push({
           key,
           value: {
@@ -215,6 +272,14 @@ export class RequestMapper {
             temporality: shape.temporality,
             monotonic: shape.monotonic,
           },
+        });
+      }
+    }
+    if (groups) {
+      for (const g of groups.values()) {
+        out.records.push({
+          key: g.key,
+          value: { kind: 'metric_samples', heads: g.heads, t: g.t, v: g.v },
         });
       }
     }
@@ -233,6 +298,7 @@ export class RequestMapper {
     } else if (series.version !== this.metadata.version && !series.problem) {
       series.shape = this.metadata.shape(series.name);
       series.version = this.metadata.version;
+      series.head = headOf(series);
     }
     return series;
   }
@@ -246,6 +312,9 @@ export class RequestMapper {
       key: '',
       shape: GAUGE,
       version: this.metadata.version,
+      head: NO_HEAD,
+      partition: 0,
+      partitionsOf: 0,
     };
     let labels: Label[];
     try {
@@ -264,6 +333,7 @@ export class RequestMapper {
     }
     series.shape = this.metadata.shape(series.name);
     series.key = seriesKey(series);
+    series.head = headOf(series);
     return series;
   }
 }
@@ -358,9 +428,15 @@ export class RemoteWriteSource implements Source {
     return this.stats.state();
   }
 
-  /** Publishes the mapped points (both protocols); an unavailable bus is a 503 the sender retries. */
-  private async publish(res: Response, records: OutgoingRecord<MetricPoint>[]): Promise<void> {
-    const n = records.length;
+  /**
+   * Publishes the mapped points (both protocols), `n` samples in `records`; an unavailable bus
+   * is a 503 the sender retries.
+   */
+  private async publish(
+    res: Response,
+    records: OutgoingRecord<MetricPoint | MetricSamples>[],
+    n = records.length,
+  ): Promise<void> {
     if (n === 0) return;
     try {
       await withSpan('publish', { topic: TOPICS.metrics, records: n }, () =>
@@ -391,10 +467,10 @@ export class RemoteWriteSource implements Source {
         this.stats.reject(0, err.message);
         throw new HttpError(400, 'bad_request', err.message);
       }
-      const mapped = this.mapper.map(request);
+      const mapped = this.mapper.map(request, this.bus!.partitionCount?.(TOPICS.metrics));
       this.stats.receive(mapped.received);
-      const n = mapped.records.length;
-      await this.publish(res, mapped.records);
+      const n = mapped.accepted;
+      await this.publish(res, mapped.records, n);
       if (mapped.errors.length > 0) {
         this.stats.reject(mapped.rejected, mapped.errors[0]!);
         const series = mapped.rejectedSeries

@@ -43,6 +43,8 @@ interface RowSink {
 
 export interface DeadLetter {
   message: BusMessage;
+  /** The record refused, when the message carries several; else the message's value is. */
+  record?: unknown;
   reason: string;
   /** What refused it: the table, or the topic's mapping. */
   source: string;
@@ -152,15 +154,21 @@ export class BatchBuilder {
     this.last = message.offset;
     this.count++;
     const value = message.value;
-    // A message may carry one record or an array of them (rows share the offset).
-    if (Array.isArray(value)) for (const record of value) this.addRecord(message, record);
-    else this.addRecord(message, value);
+    // A message may carry one record, an array of them or a packed form (rows share the offset).
+    if (this.mapping.expand?.(value, (record) => this.addRecord(message, record, true))) return;
+    if (Array.isArray(value)) for (const record of value) this.addRecord(message, record, true);
+    else this.addRecord(message, value, false);
   }
 
-  private addRecord(message: BusMessage, record: unknown): void {
+  private addRecord(message: BusMessage, record: unknown, one: boolean): void {
     const target = this.mapping.route(record);
     if (typeof target === 'string') {
-      this.deadLetters.push({ message, reason: target, source: `writer:${this.topic}` });
+      this.deadLetters.push({
+        message,
+        ...(one ? { record } : {}),
+        reason: target,
+        source: `writer:${this.topic}`,
+      });
       return;
     }
     const t = this.tables[target];
@@ -169,6 +177,7 @@ export class BatchBuilder {
     if (rejected) {
       this.deadLetters.push({
         message,
+        ...(one ? { record } : {}),
         reason: `${t.compiled.table}.${rejected.column}: ${rejected.reason}`,
         source: `writer:${t.compiled.table}`,
       });

@@ -35,7 +35,7 @@ const GETTERS: Record<string, (r: Row) => unknown> = {
   key: (r) => r.letter.message.key ?? '',
   source: (r) => r.letter.source,
   reason: (r) => r.letter.reason.slice(0, MAX_REASON),
-  payload: (r) => payloadOf(r.letter.message.value),
+  payload: (r) => payloadOf('record' in r.letter ? r.letter.record : r.letter.message.value),
 };
 
 export class DeadLetterEncoder {

@@ -1,4 +1,5 @@
 import { TOPICS } from '../../core/bus/topics.ts';
+import { expandMetricSamples, isMetricSamples } from '../../core/model/metric-samples.ts';
 import type { Exemplar, MetricPoint } from '../../core/model/records.ts';
 import {
   EMPTY,
@@ -52,8 +53,12 @@ const SUMMARY = 4;
 
 const flags: MappedColumn<MetricPoint> = { name: 'Flags', get: (m) => m.flags, optional: true };
 
-const NO_EXEMPLARS: readonly Exemplar[] = Object.freeze([]);
-const exemplarsOf = (m: MetricPoint): readonly Exemplar[] => m.exemplars ?? NO_EXEMPLARS;
+const NOTHING: readonly unknown[] = Object.freeze([]);
+/** One field of every exemplar; no new array for the (usual) point without exemplars. */
+const exemplarField =
+  (f: (e: Exemplar) => unknown) =>
+  (m: MetricPoint): readonly unknown[] =>
+    m.exemplars?.length ? m.exemplars.map(f) : NOTHING;
 
 /** The Exemplars Nested column(s), if the table has them (exporter versions differ). */
 function exemplarColumns(tableColumns: readonly string[]): MappedColumn<MetricPoint>[] {
@@ -61,24 +66,23 @@ function exemplarColumns(tableColumns: readonly string[]): MappedColumn<MetricPo
     return [
       {
         name: 'Exemplars',
-        get: (m) =>
-          exemplarsOf(m).map((e) => ({
-            FilteredAttributes: e.attributes ?? EMPTY,
-            TimeUnix: nanos(e.timeUnixNano),
-            Value: e.value,
-            SpanId: e.spanId ?? '',
-            TraceId: e.traceId ?? '',
-          })),
+        get: exemplarField((e) => ({
+          FilteredAttributes: e.attributes ?? EMPTY,
+          TimeUnix: nanos(e.timeUnixNano),
+          Value: e.value,
+          SpanId: e.spanId ?? '',
+          TraceId: e.traceId ?? '',
+        })),
       },
     ];
   }
   if (!tableColumns.includes('Exemplars.Value')) return [];
   return [
-    { name: 'Exemplars.FilteredAttributes', get: (m) => exemplarsOf(m).map((e) => e.attributes ?? EMPTY) },
-    { name: 'Exemplars.TimeUnix', get: (m) => exemplarsOf(m).map((e) => nanos(e.timeUnixNano)) },
-    { name: 'Exemplars.Value', get: (m) => exemplarsOf(m).map((e) => e.value) },
-    { name: 'Exemplars.SpanId', get: (m) => exemplarsOf(m).map((e) => e.spanId ?? '') },
-    { name: 'Exemplars.TraceId', get: (m) => exemplarsOf(m).map((e) => e.traceId ?? '') },
+    { name: 'Exemplars.FilteredAttributes', get: exemplarField((e) => e.attributes ?? EMPTY) },
+    { name: 'Exemplars.TimeUnix', get: exemplarField((e) => nanos(e.timeUnixNano)) },
+    { name: 'Exemplars.Value', get: exemplarField((e) => e.value) },
+    { name: 'Exemplars.SpanId', get: exemplarField((e) => e.spanId ?? '') },
+    { name: 'Exemplars.TraceId', get: exemplarField((e) => e.traceId ?? '') },
   ];
 }
 
@@ -223,6 +227,11 @@ export const metricsMapping: TopicMapping<MetricPoint> = {
     exponentialHistogramTable,
     summaryTable,
   ],
+  expand(value, each) {
+    if (!isMetricSamples(value)) return false;
+    expandMetricSamples(value, each);
+    return true;
+  },
   route(r) {
     if (!isObject(r)) return 'metric point is not an object';
     if (typeof r.name !== 'string' || r.name === '') return 'metric point without a name';

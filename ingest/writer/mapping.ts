@@ -32,6 +32,11 @@ export interface TopicMapping<R = unknown> {
    * cannot be stored (it then goes to dead_letters). Values are checked by the encoder.
    */
   route(record: unknown): number | string;
+  /**
+   * A message value that packs many records (e.g. MetricSamples): hands each to `each` and
+   * returns true; false for anything else (one record, or an array of them).
+   */
+  expand?(value: unknown, each: (record: unknown) => void): boolean;
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

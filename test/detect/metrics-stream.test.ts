@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPICS } from '../../core/bus/topics.ts';
 import { configSchema, type ConfigInput } from '../../core/config/schema.ts';
 import { setLogLevel } from '../../core/log.ts';
+import type { MetricSamples } from '../../core/model/metric-samples.ts';
 import type { Alert, MetricPoint } from '../../core/model/records.ts';
 import { startRuntime, type Runtime } from '../../core/runtime.ts';
 import { startDetectRole } from '../../detect/role.ts';
@@ -61,6 +62,18 @@ async function send(from: number, to: number, at?: Map<number, number>) {
   );
 }
 
+/** The same points packed into one message, as remote_write publishes them. */
+async function sendPacked(from: number, to: number, at?: Map<number, number>) {
+  const { timeUnixNano: _t, value: _v, ...head } = point(from);
+  const pack: MetricSamples = { kind: 'metric_samples', heads: [], t: [], v: [] };
+  for (let i = from; i < to; i++) {
+    pack.heads.push(head);
+    pack.t.push(T0 + i * STEP);
+    pack.v.push(at?.get(i) ?? value(i));
+  }
+  await rt.bus.publish(TOPICS.metrics, [{ key: 'orders|queue_depth', value: pack }]);
+}
+
 const until = async (f: () => boolean) => {
   for (let i = 0; i < 200 && !f(); i++) await sleep(50);
 };
@@ -76,7 +89,7 @@ describe('streaming metric anomalies', () => {
     await send(0, 900); // a bit more than three days
     await sleep(500);
     expect(alerts).toEqual([]);
-    await send(900, 920, new Map([[905, 220]]));
+    await sendPacked(900, 920, new Map([[905, 220]]));
     await until(() => alerts.some((a) => a.status === 'resolved'));
     const fired = alerts.filter((a) => a.status === 'firing');
     expect(fired).toHaveLength(1);

@@ -8,6 +8,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { compressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemoryBus } from '../../core/bus/memory.ts';
+import { partitionFor } from '../../core/bus/partitioner.ts';
+import { forEachMetricPoint, isMetricSamples } from '../../core/model/metric-samples.ts';
+import type { MetricPoint } from '../../core/model/records.ts';
 import type { ClickHouseClient } from '../../core/clickhouse/client.ts';
 import { loadConfig } from '../../core/config/load.ts';
 import { configSchema } from '../../core/config/schema.ts';
@@ -15,6 +18,7 @@ import { createHttpApp } from '../../core/http/app.ts';
 import { startRuntime, type Runtime } from '../../core/runtime.ts';
 import { RemoteWriteSource, RequestMapper } from '../../ingest/metrics/remote-write.ts';
 import { DecodeError, WriteRequestType, decodeWriteRequest, labelsOf } from '../../ingest/metrics/prompb.ts';
+import { seriesKey } from '../../ingest/keys.ts';
 import { startIngestRole } from '../../ingest/role.ts';
 import { buildSources } from '../../ingest/sources.ts';
 import { quiet, testDatabase, uid, waitFor, type TestDatabase } from '../writer/support.ts';
@@ -310,6 +314,48 @@ describe('the WriteRequest reader', () => {
       expect(got.timeseries.map((ts) => ts.samples.map((x) => [x.value, x.timestamp]))).toEqual(
         want.timeseries.map((ts) => ts.samples.map((x) => [x.value, x.timestamp])),
       );
+    }
+  });
+});
+
+describe('samples packed per partition', () => {
+  it('gives the same points as one record per sample, each pack keyed to its series partition', () => {
+    const request = {
+      timeseries: Array.from({ length: 60 }, (_, i) => ({
+        labels: labels({ __name__: `m_${i % 7}`, job: `j${i % 3}`, instance: `i-${i}`, cpu: String(i % 4) }),
+        // Some series carry several samples, one a stale marker (dropped either way).
+        samples: Array.from({ length: 1 + (i % 3) }, (_, k) => ({
+          value: i % 11 === 5 && k === 1 ? staleNaN() : i + k / 4,
+          timestamp: 1_700_000_000_000 + k * 15_000,
+        })),
+      })),
+      metadata: [{ type: 1, metricFamilyName: 'm_1', help: 'h', unit: 's' }],
+    };
+    const raw = compressSync(
+      Buffer.from(WriteRequestType.encode(WriteRequestType.fromObject(request)).finish()),
+    );
+    const one = new RequestMapper().map(decodeWriteRequest(raw, 1 << 20));
+    const packedMapper = new RequestMapper();
+    // Twice: the second request finds every series in the mapper's cache.
+    for (let round = 0; round < 2; round++) {
+      const packed = packedMapper.map(decodeWriteRequest(raw, 1 << 20), 4);
+      expect(packed.accepted).toBe(one.records.length);
+      expect(packed.staleMarkers).toBe(one.staleMarkers);
+      expect(packed.records.length).toBeLessThanOrEqual(4);
+      const points: MetricPoint[] = [];
+      for (const r of packed.records) {
+        expect(isMetricSamples(r.value)).toBe(true);
+        const p = partitionFor(r.key!, 4);
+        forEachMetricPoint(r.value, (point) => {
+          // Every series of a pack lands where its own key would.
+          expect(partitionFor(seriesKey(point), 4)).toBe(p);
+          points.push(point);
+        });
+      }
+      const order = (a: MetricPoint, b: MetricPoint) =>
+        seriesKey(a).localeCompare(seriesKey(b)) ||
+        String(a.timeUnixNano).localeCompare(String(b.timeUnixNano));
+      expect(points.sort(order)).toEqual(one.records.map((r) => r.value as MetricPoint).sort(order));
     }
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemoryBus } from '../../core/bus/memory.ts';
+import type { MetricSamples } from '../../core/model/metric-samples.ts';
 import { startWriter, WriterCounters, type Writer } from '../../ingest/writer/index.ts';
 import {
   billingLine,
@@ -215,6 +216,52 @@ describe('writer on the in-process bus', () => {
     expect(JSON.parse(poison.payload)).toMatchObject({ body: 'poison', serviceName: 'checkout' });
     expect(poison.source).toBe('clickhouse:otel_logs');
     expect(Number(poison.offset)).toBe(1000);
+  });
+
+  it('writes packed samples (MetricSamples) and dead-letters only the bad samples of a pack', async () => {
+    const bus = new MemoryBus({ defaultPartitions: 1 });
+    const { topics, mappings } = testTopics();
+    const head = {
+      name: 'packed_metric',
+      type: 'gauge' as const,
+      resource: { 'service.name': 'packed' },
+      attributes: { cpu: '0' },
+    };
+    const sum = { ...head, type: 'sum' as const, temporality: 'cumulative' as const, monotonic: true };
+    const base = Date.UTC(2026, 10, 1);
+    const pack: MetricSamples = {
+      kind: 'metric_samples',
+      heads: [head, head, sum, { ...head, type: 'quantiles' as never }, head, sum],
+      t: [base, base + 15_000, base, base, 1e16, base + 15_000],
+      v: [1, 2, 3, 4, 5, 6],
+    };
+    await withWriter(bus, mappings, async (_w, counters) => {
+      await bus.publish(topics.metrics, [{ key: 'packed', value: pack }]);
+      await waitFor(() => counters.committedMessages >= 1, 'the pack committed');
+    });
+    await bus.close();
+    const stored = await db.rows<{ t: string; v: number; table: string }>(
+      `SELECT * FROM (
+         SELECT toString(TimeUnix) AS t, Value AS v, 'gauge' AS table FROM otel_metrics_gauge WHERE MetricName = 'packed_metric'
+         UNION ALL SELECT toString(TimeUnix), Value, 'sum' FROM otel_metrics_sum WHERE MetricName = 'packed_metric'
+       ) ORDER BY v`,
+    );
+    expect(stored).toEqual([
+      { t: '2026-11-01 00:00:00.000000000', v: 1, table: 'gauge' },
+      { t: '2026-11-01 00:00:15.000000000', v: 2, table: 'gauge' },
+      { t: '2026-11-01 00:00:00.000000000', v: 3, table: 'sum' },
+      { t: '2026-11-01 00:00:15.000000000', v: 6, table: 'sum' },
+    ]);
+    // Each bad sample is a dead letter of its own, its payload that one point, not the pack.
+    const letters = await db.rows<{ reason: string; payload: string }>(
+      `SELECT reason, payload FROM dead_letters WHERE topic = '${topics.metrics}' AND payload LIKE '%packed_metric%'
+       ORDER BY reason`,
+    );
+    expect(letters.map((l) => l.reason)).toEqual([
+      expect.stringMatching(/^otel_metrics_gauge\.TimeUnix: .*out of range/),
+      expect.stringMatching(/unknown metric type "quantiles"/),
+    ]);
+    expect(letters.map((l) => (JSON.parse(l.payload) as { value: number }).value)).toEqual([5, 4]);
   });
 
   it('inserts nothing twice when the same offsets are delivered again', async () => {

@@ -1,0 +1,59 @@
+import type { MetricPoint } from './records.ts';
+
+/**
+ * Many gauge/sum samples in one bus message, columnar: what a high-volume source (Prometheus
+ * remote_write) publishes instead of one MetricPoint per sample. Every record waiting in the
+ * in-process bus outlives a young-generation GC, so per-sample objects there were promoted and
+ * cost a full collection later (a fifth of the ingest CPU); here a sample is three array slots
+ * and its series' head is a long-lived object the source reuses from request to request.
+ *
+ * Consumers that want points use forEachMetricPoint, which hands out one fresh MetricPoint per
+ * sample (short-lived, so cheap to collect).
+ */
+export interface MetricSamples {
+  kind: 'metric_samples';
+  /**
+   * Per sample: its series' point without time and value (gauge or sum; the same object for
+   * every sample of a series), its time (Unix milliseconds) and its value.
+   */
+  heads: MetricHead[];
+  t: number[];
+  v: number[];
+}
+
+export type MetricHead = Omit<MetricPoint, 'timeUnixNano' | 'value'>;
+
+export function isMetricSamples(v: unknown): v is MetricSamples {
+  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'metric_samples';
+}
+
+/** One MetricPoint per sample (a new object each, so a consumer may keep it). */
+export function expandMetricSamples(m: MetricSamples, each: (p: MetricPoint) => void): void {
+  const { heads, t, v } = m;
+  const n = Math.min(heads.length, t.length, v.length);
+  for (let i = 0; i < n; i++) {
+    const h = heads[i];
+    if (!h) continue;
+    // An object literal of one shape for every sample (a spread would copy a dictionary).
+    each({
+      name: h.name,
+      type: h.type,
+      unit: h.unit,
+      description: h.description,
+      resource: h.resource,
+      attributes: h.attributes,
+      temporality: h.temporality,
+      monotonic: h.monotonic,
+      scope: h.scope,
+      timeUnixNano: `${t[i]!}000000`,
+      value: v[i]!,
+    });
+  }
+}
+
+/** Every point of a metrics-topic message: one MetricPoint, an array of them, or MetricSamples. */
+export function forEachMetricPoint(value: unknown, each: (p: MetricPoint) => void): void {
+  if (isMetricSamples(value)) expandMetricSamples(value, each);
+  else if (Array.isArray(value)) for (const p of value) each(p as MetricPoint);
+  else each(value as MetricPoint);
+}
