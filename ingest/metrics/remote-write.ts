@@ -172,8 +172,18 @@ function headOf(s: Pick<Series, 'name' | 'resource' | 'attributes' | 'shape'>): 
   };
 }
 
+/**
+ * Samples per MetricSamples message: on Kafka a pack is one JSON message (~250 B a sample, the
+ * head repeated), and brokers refuse messages over 1 MB by default.
+ */
+export const MAX_PACK = 1000;
+
 /** The head of a series that is refused (never published). */
 const NO_HEAD: MetricHead = { name: '', type: 'gauge', resource: {}, attributes: {} };
+
+function packOf(g: Group): OutgoingRecord<MetricSamples> {
+  return { key: g.key, value: { kind: 'metric_samples', heads: g.heads, t: g.t, v: g.v } };
+}
 
 /** Samples of one partition, built up as MetricSamples. */
 interface Group {
@@ -249,7 +259,8 @@ export class RequestMapper {
             series.partitionsOf = partitions!;
           }
           let g = groups.get(series.partition);
-          if (!g) {
+          if (!g || g.t.length >= MAX_PACK) {
+            if (g) out.records.push(packOf(g));
             g = { key, heads: [], t: [], v: [] };
             groups.set(series.partition, g);
           }
@@ -275,14 +286,7 @@ export class RequestMapper {
         });
       }
     }
-    if (groups) {
-      for (const g of groups.values()) {
-        out.records.push({
-          key: g.key,
-          value: { kind: 'metric_samples', heads: g.heads, t: g.t, v: g.v },
-        });
-      }
-    }
+    if (groups) for (const g of groups.values()) out.records.push(packOf(g));
     return out;
   }
 

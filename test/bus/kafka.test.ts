@@ -153,9 +153,14 @@ describe('KafkaBus', () => {
       ].sort(),
     );
     for (const s of specs) expect(s).toMatchObject({ partitions: 3, replicationFactor: 1 });
-    const memory = createBus(configSchema.parse({}));
+    const memoryConfig = configSchema.parse({ kafka: { partitions: 3 } });
+    const memory = createBus(memoryConfig);
     cleanup.push(() => memory.close());
     expect(memory.kind).toBe('memory');
+    // One process: one partition per in-process topic, whatever kafka.partitions says.
+    for (const s of topicSpecs(memoryConfig)) expect(s.partitions).toBe(1);
+    await memory.ensureTopics(topicSpecs(memoryConfig));
+    expect(memory.partitionCount?.('opsight.metrics')).toBe(1);
   });
 
   it('leaves an existing topic as it is and warns when its partition count differs', async () => {
@@ -163,11 +168,14 @@ describe('KafkaBus', () => {
     const bus = kafkaBus({ logger: log });
     cleanup.push(() => bus.close());
     const topic = uid('t-existing');
+    expect(bus.partitionCount(topic)).toBeUndefined();
     await bus.ensureTopics([{ name: topic, partitions: 2 }]);
     await bus.ensureTopics([{ name: topic, partitions: 2 }]);
     expect(warns()).toEqual([]);
     await bus.ensureTopics([{ name: topic, partitions: 5 }]);
     expect(warns().join('\n')).toMatch(/has 2 partitions, configured 5/);
+    // The real count, for sources that pack records per partition.
+    expect(bus.partitionCount(topic)).toBe(2);
     expect(await bus.lag(uid('g'), topic)).toHaveLength(2);
   });
 

@@ -9,14 +9,14 @@ import { compressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemoryBus } from '../../core/bus/memory.ts';
 import { partitionFor } from '../../core/bus/partitioner.ts';
-import { forEachMetricPoint, isMetricSamples } from '../../core/model/metric-samples.ts';
+import { forEachMetricPoint, isMetricSamples, type MetricSamples } from '../../core/model/metric-samples.ts';
 import type { MetricPoint } from '../../core/model/records.ts';
 import type { ClickHouseClient } from '../../core/clickhouse/client.ts';
 import { loadConfig } from '../../core/config/load.ts';
 import { configSchema } from '../../core/config/schema.ts';
 import { createHttpApp } from '../../core/http/app.ts';
 import { startRuntime, type Runtime } from '../../core/runtime.ts';
-import { RemoteWriteSource, RequestMapper } from '../../ingest/metrics/remote-write.ts';
+import { MAX_PACK, RemoteWriteSource, RequestMapper } from '../../ingest/metrics/remote-write.ts';
 import { DecodeError, WriteRequestType, decodeWriteRequest, labelsOf } from '../../ingest/metrics/prompb.ts';
 import { seriesKey } from '../../ingest/keys.ts';
 import { startIngestRole } from '../../ingest/role.ts';
@@ -321,7 +321,7 @@ describe('the WriteRequest reader', () => {
 describe('samples packed per partition', () => {
   it('gives the same points as one record per sample, each pack keyed to its series partition', () => {
     const request = {
-      timeseries: Array.from({ length: 60 }, (_, i) => ({
+      timeseries: Array.from({ length: 3000 }, (_, i) => ({
         labels: labels({ __name__: `m_${i % 7}`, job: `j${i % 3}`, instance: `i-${i}`, cpu: String(i % 4) }),
         // Some series carry several samples, one a stale marker (dropped either way).
         samples: Array.from({ length: 1 + (i % 3) }, (_, k) => ({
@@ -341,10 +341,14 @@ describe('samples packed per partition', () => {
       const packed = packedMapper.map(decodeWriteRequest(raw, 1 << 20), 4);
       expect(packed.accepted).toBe(one.records.length);
       expect(packed.staleMarkers).toBe(one.staleMarkers);
-      expect(packed.records.length).toBeLessThanOrEqual(4);
+      // At most MAX_PACK samples a message: a partition with more gets several.
+      expect(packed.accepted).toBeGreaterThan(4 * MAX_PACK);
+      expect(packed.records.length).toBeGreaterThan(4);
+      expect(packed.records.length).toBeLessThanOrEqual(4 + Math.ceil(packed.accepted / MAX_PACK));
       const points: MetricPoint[] = [];
       for (const r of packed.records) {
         expect(isMetricSamples(r.value)).toBe(true);
+        expect((r.value as MetricSamples).t.length).toBeLessThanOrEqual(MAX_PACK);
         const p = partitionFor(r.key!, 4);
         forEachMetricPoint(r.value, (point) => {
           // Every series of a pack lands where its own key would.
