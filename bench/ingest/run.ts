@@ -28,6 +28,7 @@ import { freePort } from '../../core/net.ts';
 import { startRuntime } from '../../core/runtime.ts';
 import { startIngestRole } from '../../ingest/role.ts';
 import { startKafka, type KafkaBroker } from '../../test/support/kafka.ts';
+import { minusMicros, processCpuMicros } from '../support/process-cpu.ts';
 import { WORKLOADS } from './sources.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -59,25 +60,6 @@ interface PhaseResult {
   /** CPU time of the ClickHouse server over the same span, µs (undefined when not ours). */
   serverCpuMicros?: number;
 }
-
-/** User + system CPU of a process from /proc, µs; undefined when it cannot be read. */
-function processCpuMicros(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces): utime and stime are 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
-/** USER_HZ, 100 on every Linux this runs on. */
-const CLOCK_TICKS = 100;
-
-const minus = (a: number | undefined, b: number | undefined) =>
-  a === undefined || b === undefined ? undefined : a - b;
 
 async function count(client: ClickHouseClient, table: string): Promise<number> {
   const rs = await client.query({ query: `SELECT count() FROM ${quoteIdent(table)}`, format: 'CSV' });
@@ -114,7 +96,7 @@ async function runPhase(input: PhaseInput): Promise<PhaseResult> {
       await new Promise((r) => setTimeout(r, 100));
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const serverCpuMicros = minus(processCpuMicros(input.serverPid), server0);
+    const serverCpuMicros = minusMicros(processCpuMicros(input.serverPid), server0);
     const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     await rt.stop();
     return { seconds, acceptedSeconds, rssMb, cpuMicros: cpu.user + cpu.system, serverCpuMicros };
@@ -169,7 +151,7 @@ async function bulk(
   const cpu0 = processCpuMicros(serverPid);
   await curl(['--data-binary', `@${file}`, q(`INSERT INTO ${quoteIdent(table)} FORMAT ${format}`)]);
   const seconds = (performance.now() - t) / 1000;
-  const serverCpuMicros = minus(processCpuMicros(serverPid), cpu0);
+  const serverCpuMicros = minusMicros(processCpuMicros(serverPid), cpu0);
   await admin.close();
   return { rowsPerSec: rows / seconds, mb: statSync(file).size / 1e6, serverCpuMicros };
 }

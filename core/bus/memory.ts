@@ -16,13 +16,24 @@ import { partitionFor } from './partitioner.ts';
  * In-process bus: the embedded default. Same contract as Kafka (partitions by key, consumer
  * groups, commit after the handler resolves, redelivery on failure) but held in memory, so it
  * survives nothing: records published and not yet handled are lost if the process dies.
- * Backpressure: publish waits while a subscribed group is more than `highWater` messages behind.
+ * Backpressure: publish waits while a subscribed group is more than `highWater` records behind
+ * (a packed message counts as the records it carries).
  */
 
 interface Log {
   /** Offset of messages[0]. */
   base: number;
   messages: BusMessage[];
+  /** Records (OutgoingRecord.count) up to and including each message, from `countBase` on. */
+  counts: number[];
+  /** Records in the messages before `base`. */
+  countBase: number;
+}
+
+/** Records in the log before `offset`. */
+function countBefore(log: Log, offset: number): number {
+  const i = Math.min(offset - log.base, log.counts.length);
+  return i <= 0 ? log.countBase : log.counts[i - 1]!;
 }
 
 interface Topic {
@@ -41,7 +52,7 @@ const MAX_CACHED_KEYS = 100_000;
 
 export interface MemoryBusOptions {
   defaultPartitions?: number;
-  /** Messages a group may be behind before publishers wait. */
+  /** Records a group may be behind before publishers wait. */
   highWater?: number;
   /** Retained messages per partition for topics nobody consumes. */
   retention?: number;
@@ -79,7 +90,12 @@ export class MemoryBus implements Bus {
     let t = this.topics.get(name);
     if (!t) {
       t = {
-        partitions: Array.from({ length: partitions }, () => ({ base: 0, messages: [] })),
+        partitions: Array.from({ length: partitions }, () => ({
+          base: 0,
+          messages: [],
+          counts: [],
+          countBase: 0,
+        })),
         groups: new Map(),
         partitionOf: new Map(),
       };
@@ -113,6 +129,7 @@ export class MemoryBus implements Bus {
         p = known;
       }
       const log = t.partitions[p]!;
+      log.counts.push(countBefore(log, log.base + log.messages.length) + (r.count ?? 1));
       log.messages.push({
         topic: topicName,
         partition: p,
@@ -130,7 +147,8 @@ export class MemoryBus implements Bus {
     let worst = 0;
     for (const committed of t.groups.values()) {
       t.partitions.forEach((log, p) => {
-        worst = Math.max(worst, log.base + log.messages.length - (committed[p] ?? 0));
+        const end = log.base + log.messages.length;
+        worst = Math.max(worst, countBefore(log, end) - countBefore(log, committed[p] ?? 0));
       });
     }
     return worst;
@@ -143,7 +161,7 @@ export class MemoryBus implements Bus {
       if (left <= 0) {
         // Nothing of this batch is in the log yet, so the sender can safely retry it whole.
         throw new BusUnavailableError(
-          `in-process bus: ${name} is ${this.behind(t)} messages behind its consumers; retry later`,
+          `in-process bus: ${name} is ${this.behind(t)} records behind its consumers; retry later`,
         );
       }
       await new Promise<void>((resolve) => {
@@ -173,7 +191,9 @@ export class MemoryBus implements Bus {
       const drop = upTo - log.base;
       // Splice in chunks: shifting one by one would be quadratic on a hot partition.
       if (drop > 1024 || (drop > 0 && drop === log.messages.length)) {
+        log.countBase = log.counts[drop - 1]!;
         log.messages.splice(0, drop);
+        log.counts.splice(0, drop);
         log.base += drop;
       }
     });

@@ -9,6 +9,8 @@ export interface OutgoingRecord<T = unknown> {
   /** Series or service identity: one key always lands on one partition. */
   key: string | null;
   value: T;
+  /** Records the value packs (MetricSamples); the in-process bus's backpressure counts them. Default 1. */
+  count?: number;
 }
 
 export interface BusMessage<T = unknown> {

@@ -182,7 +182,11 @@ export const MAX_PACK = 1000;
 const NO_HEAD: MetricHead = { name: '', type: 'gauge', resource: {}, attributes: {} };
 
 function packOf(g: Group): OutgoingRecord<MetricSamples> {
-  return { key: g.key, value: { kind: 'metric_samples', heads: g.heads, t: g.t, v: g.v } };
+  return {
+    key: g.key,
+    value: { kind: 'metric_samples', heads: g.heads, t: g.t, v: g.v },
+    count: g.t.length,
+  };
 }
 
 /** Samples of one partition, built up as MetricSamples. */
