@@ -447,14 +447,20 @@ class ArrayColumn extends OffsetsColumn {
   }
 }
 
+/** Rows after which a map column's identity cache is kept only if an eighth of them hit. */
+const CACHE_SAMPLE = 1024;
+
 class MapColumn extends OffsetsColumn {
   /**
    * The row each map object was last appended at. Sources hand the same attribute object to
    * every sample of a series (records are never mutated once published), so a map seen before
    * is copied as encoded bytes instead of encoded again, key by key. Only when both element
-   * columns can repeat entries.
+   * columns can repeat entries, and only while it pays: where maps are new row after row (log
+   * attributes), the WeakMap is dropped after a sample of rows finds few repeats.
    */
   private seen: WeakMap<object, number> | undefined;
+  private probes = 0;
+  private hits = 0;
 
   constructor(
     key: ColumnBuilder,
@@ -476,7 +482,9 @@ class MapColumn extends OffsetsColumn {
     const seen = this.seen;
     if (seen) {
       const row = seen.get(v);
+      if (++this.probes === CACHE_SAMPLE && this.hits < CACHE_SAMPLE / 8) this.seen = undefined;
       if (row !== undefined) {
+        this.hits++;
         const from = row === 0 ? 0 : this.offsets.a[row - 1]!;
         const to = this.offsets.a[row]!;
         this.children[0]!.repeat!(from, to);
