@@ -14,11 +14,47 @@ export interface MetricSamples {
   kind: 'metric_samples';
   /**
    * Per sample: its series' point without time and value (gauge or sum; the same object for
-   * every sample of a series), its time (Unix milliseconds) and its value.
+   * every sample of a series), its time (Unix milliseconds) and its value. With `s`, heads are
+   * distinct and s[i] is sample i's (the compact form packs travel in as JSON).
    */
   heads: MetricHead[];
+  s?: number[];
   t: number[];
   v: number[];
+}
+
+/**
+ * A pack as sources build it: one head reference per sample in memory, and as JSON (Kafka) the
+ * compact form, each distinct head once plus an index per sample, so a series' labels are not
+ * repeated for every sample on the wire.
+ */
+export function packMetricSamples(heads: MetricHead[], t: number[], v: number[]): MetricSamples {
+  return new Pack(heads, t, v);
+}
+
+class Pack implements MetricSamples {
+  readonly kind = 'metric_samples' as const;
+
+  constructor(
+    readonly heads: MetricHead[],
+    readonly t: number[],
+    readonly v: number[],
+  ) {}
+
+  toJSON(): MetricSamples {
+    const index = new Map<MetricHead, number>();
+    const heads: MetricHead[] = [];
+    const s = this.heads.map((h) => {
+      let i = index.get(h);
+      if (i === undefined) {
+        i = heads.length;
+        heads.push(h);
+        index.set(h, i);
+      }
+      return i;
+    });
+    return { kind: this.kind, heads, s, t: this.t, v: this.v };
+  }
 }
 
 export type MetricHead = Omit<MetricPoint, 'timeUnixNano' | 'value'>;
@@ -29,10 +65,10 @@ export function isMetricSamples(v: unknown): v is MetricSamples {
 
 /** One MetricPoint per sample (a new object each, so a consumer may keep it). */
 export function expandMetricSamples(m: MetricSamples, each: (p: MetricPoint) => void): void {
-  const { heads, t, v } = m;
-  const n = Math.min(heads.length, t.length, v.length);
+  const { heads, s, t, v } = m;
+  const n = Math.min(s ? s.length : heads.length, t.length, v.length);
   for (let i = 0; i < n; i++) {
-    const h = heads[i];
+    const h = s ? heads[s[i]!] : heads[i];
     if (!h) continue;
     // An object literal of one shape for every sample (a spread would copy a dictionary).
     each({

@@ -5,7 +5,7 @@ import type { Config } from '../../core/config/schema.ts';
 import { HttpError } from '../../core/http/errors.ts';
 import { recordsIn } from '../../core/metrics.ts';
 import { partitionFor } from '../../core/bus/partitioner.ts';
-import type { MetricHead, MetricSamples } from '../../core/model/metric-samples.ts';
+import { packMetricSamples, type MetricHead, type MetricSamples } from '../../core/model/metric-samples.ts';
 import type { Attributes, MetricPoint } from '../../core/model/records.ts';
 import { withSpan } from '../../core/telemetry.ts';
 import { seriesKey } from '../keys.ts';
@@ -184,7 +184,7 @@ const NO_HEAD: MetricHead = { name: '', type: 'gauge', resource: {}, attributes:
 function packOf(g: Group): OutgoingRecord<MetricSamples> {
   return {
     key: g.key,
-    value: { kind: 'metric_samples', heads: g.heads, t: g.t, v: g.v },
+    value: packMetricSamples(g.heads, g.t, g.v),
     count: g.t.length,
   };
 }

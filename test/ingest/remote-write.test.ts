@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { compressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemoryBus } from '../../core/bus/memory.ts';
+import { decodeValue, encodeValue } from '../../core/bus/kafka.ts';
 import { partitionFor } from '../../core/bus/partitioner.ts';
 import { forEachMetricPoint, isMetricSamples, type MetricSamples } from '../../core/model/metric-samples.ts';
 import type { MetricPoint } from '../../core/model/records.ts';
@@ -350,11 +351,21 @@ describe('samples packed per partition', () => {
         expect(isMetricSamples(r.value)).toBe(true);
         expect((r.value as MetricSamples).t.length).toBeLessThanOrEqual(MAX_PACK);
         const p = partitionFor(r.key!, 4);
+        const here: MetricPoint[] = [];
         forEachMetricPoint(r.value, (point) => {
           // Every series of a pack lands where its own key would.
           expect(partitionFor(seriesKey(point), 4)).toBe(p);
-          points.push(point);
+          here.push(point);
         });
+        // As Kafka carries it: JSON in the compact form (each head once), the same points.
+        const wire = encodeValue(r.value)!.toString();
+        const decoded = decodeValue(wire) as MetricSamples;
+        expect(decoded.s).toHaveLength(here.length);
+        expect(decoded.heads.length).toBeLessThan(here.length);
+        const back: MetricPoint[] = [];
+        forEachMetricPoint(decoded, (point) => back.push(point));
+        expect(back).toEqual(JSON.parse(JSON.stringify(here)));
+        points.push(...here);
       }
       const order = (a: MetricPoint, b: MetricPoint) =>
         seriesKey(a).localeCompare(seriesKey(b)) ||
