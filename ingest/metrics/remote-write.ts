@@ -173,8 +173,8 @@ function headOf(s: Pick<Series, 'name' | 'resource' | 'attributes' | 'shape'>): 
 }
 
 /**
- * Samples per MetricSamples message: on Kafka a pack is one JSON message (~250 B a sample, the
- * head repeated), and brokers refuse messages over 1 MB by default.
+ * Samples per MetricSamples message: on Kafka a pack is one JSON message (up to ~250 B a sample
+ * when every sample is another series), and brokers refuse messages over 1 MB by default.
  */
 export const MAX_PACK = 1000;
 
