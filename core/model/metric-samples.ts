@@ -81,6 +81,7 @@ export function expandMetricSamples(m: MetricSamples, each: (p: MetricPoint) => 
       temporality: h.temporality,
       monotonic: h.monotonic,
       scope: h.scope,
+      startTimeUnixNano: h.startTimeUnixNano,
       timeUnixNano: `${t[i]!}000000`,
       value: v[i]!,
     });

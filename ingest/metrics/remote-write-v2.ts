@@ -1,6 +1,8 @@
 import type { OutgoingRecord } from '../../core/bus/types.ts';
+import type { MetricHead, MetricSamples } from '../../core/model/metric-samples.ts';
 import type { Attributes, Exemplar, ExponentialBuckets, MetricPoint } from '../../core/model/records.ts';
 import { seriesKey } from '../keys.ts';
+import { Packer } from './packer.ts';
 import { isStaleMarker } from './prompb.ts';
 import {
   MetricTypeV2,
@@ -35,7 +37,8 @@ const MAX_SERIES = 200_000;
 const MAX_SYMBOLS = 1_000_000;
 
 export interface MappedV2 {
-  records: OutgoingRecord<MetricPoint>[];
+  /** Points, and (given a partition count) float samples packed as MetricSamples per partition. */
+  records: OutgoingRecord<MetricPoint | MetricSamples>[];
   /** Float samples, histograms and stored exemplars in the records (what a publish writes). */
   samples: number;
   histograms: number;
@@ -51,6 +54,21 @@ interface SeriesV2 {
   resource: Attributes;
   attributes: Attributes;
   key: string;
+  /** Its float samples' head, kept while type, unit, help and created time stay the same. */
+  head: MetricHead;
+  partition: number;
+  partitionsOf: number;
+}
+
+/** Whether a cached head still describes the series' samples in this request. */
+function sameHead(
+  h: MetricHead,
+  type: MetricHead['type'],
+  unit?: string,
+  description?: string,
+  start?: string,
+) {
+  return h.type === type && h.unit === unit && h.description === description && h.startTimeUnixNano === start;
 }
 
 /** Why a label name is not a valid one; undefined when valid. */
@@ -62,6 +80,16 @@ function nameProblem(name: string): string | undefined {
 }
 
 class Invalid extends Error {}
+
+/** A series' float samples, packed once the whole series turned out valid. */
+interface Packed {
+  series: SeriesV2;
+  t: number[];
+  v: number[];
+}
+
+/** Never matches a real head, so a new series builds its own. */
+const NO_HEAD: MetricHead = { name: '', type: 'summary', resource: {}, attributes: {} };
 
 const short = (text: string) => (text.length > 200 ? `${text.slice(0, 197)}...` : text);
 
@@ -77,7 +105,12 @@ export class RequestMapperV2 {
   /** Scratch for a cache key's UTF-16 units. */
   private units: number[] = [];
 
-  map(request: RequestV2): MappedV2 {
+  /**
+   * `partitions`: the metrics topic's partition count. Given, float samples of series without
+   * exemplars are packed into MetricSamples messages (see remote-write.ts); else one point each.
+   */
+  map(request: RequestV2, partitions?: number): MappedV2 {
+    const packer = partitions ? new Packer(partitions) : undefined;
     const out: MappedV2 = {
       records: [],
       samples: 0,
@@ -103,8 +136,9 @@ export class RequestMapperV2 {
     }
     for (const ts of request.timeseries) {
       const before = out.records.length;
+      let packed: Packed | undefined;
       try {
-        this.mapSeries(symbols, ids, ts, out.records);
+        packed = this.mapSeries(symbols, ids, ts, out.records, packer !== undefined);
       } catch (err) {
         if (!(err instanceof Invalid)) throw err;
         // All or nothing: the points of the series already pushed are taken back.
@@ -115,24 +149,34 @@ export class RequestMapperV2 {
           out.errors.push(`series ${labelText(symbols, ts)}: ${err.message}`);
         continue;
       }
+      if (packed && packer) {
+        // Added only now that the whole series is valid.
+        for (let i = 0; i < packed.t.length; i++) packer.add(packed.series, packed.t[i]!, packed.v[i]!);
+        out.samples += packed.t.length;
+      }
       for (let i = before; i < out.records.length; i++) {
-        const point = out.records[i]!.value;
+        const point = out.records[i]!.value as MetricPoint;
         if (point.type === 'exponential_histogram') out.histograms++;
         else out.samples++;
         // Every metric table keeps its points' exemplars (ingest/writer/map-metrics.ts).
         out.exemplars += point.exemplars?.length ?? 0;
       }
     }
+    if (packer) out.records.push(...packer.records());
     return out;
   }
 
-  /** One series' points, all or nothing: a series with any invalid part is rejected whole. */
+  /**
+   * One series' points, all or nothing: a series with any invalid part is rejected whole. With
+   * `pack`, the float samples of a series without exemplars are returned for packing instead.
+   */
   private mapSeries(
     symbols: string[],
     ids: number[],
     ts: TimeSeriesV2,
-    records: OutgoingRecord<MetricPoint>[],
-  ): void {
+    records: OutgoingRecord<MetricPoint | MetricSamples>[],
+    pack: boolean,
+  ): Packed | undefined {
     const first = records.length;
     const series = this.lookup(symbols, ids, ts.labelsRefs);
     const { name, resource, attributes, key } = series;
@@ -142,9 +186,32 @@ export class RequestMapperV2 {
     const start =
       ts.createdTimestamp > 0 ? `${checkMs(ts.createdTimestamp, 'created timestamp')}000000` : undefined;
     const exemplars = ts.exemplars.length > 0 ? ts.exemplars.map((x) => exemplar(symbols, x)) : undefined;
+    let packed: Packed | undefined;
+    if (pack && !exemplars && ts.samples.length > 0) {
+      const type = counter ? 'sum' : 'gauge';
+      if (!sameHead(series.head, type, unit, description, start)) {
+        series.head = {
+          name,
+          type,
+          unit,
+          description,
+          resource,
+          attributes,
+          startTimeUnixNano: start,
+          temporality: counter ? 'cumulative' : undefined,
+          monotonic: counter ? true : undefined,
+        };
+      }
+      packed = { series, t: [], v: [] };
+    }
     for (const s of ts.samples) {
       // Stale markers end a series in Prometheus; there is nothing to store for them.
       if (isStaleMarker(s.value)) continue;
+      if (packed) {
+        packed.t.push(checkMs(s.timestamp, 'sample timestamp'));
+        packed.v.push(s.value);
+        continue;
+      }
       const point: MetricPoint = {
         name,
         type: counter ? 'sum' : 'gauge',
@@ -181,7 +248,9 @@ export class RequestMapperV2 {
         },
       });
     }
-    if (exemplars) attachExemplars(records.slice(first), exemplars);
+    // A series with exemplars is never packed: its records are all points.
+    if (exemplars) attachExemplars(records.slice(first) as OutgoingRecord<MetricPoint>[], exemplars);
+    return packed;
   }
 
   /** The series for a label set, resolved once per distinct set of strings. */
@@ -200,7 +269,15 @@ export class RequestMapperV2 {
     const cacheKey = String.fromCharCode.apply(null, units);
     const known = this.series.get(cacheKey);
     if (known) return known;
-    const series: SeriesV2 = { name: '', resource: {}, attributes: {}, key: '' };
+    const series: SeriesV2 = {
+      name: '',
+      resource: {},
+      attributes: {},
+      key: '',
+      head: NO_HEAD,
+      partition: 0,
+      partitionsOf: 0,
+    };
     let previous: string | undefined;
     for (let i = 0; i < refs.length; i += 2) {
       const k = symbols[refs[i]!]!;

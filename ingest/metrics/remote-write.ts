@@ -4,8 +4,7 @@ import type { Bus, OutgoingRecord } from '../../core/bus/types.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { HttpError } from '../../core/http/errors.ts';
 import { recordsIn } from '../../core/metrics.ts';
-import { partitionFor } from '../../core/bus/partitioner.ts';
-import { packMetricSamples, type MetricHead, type MetricSamples } from '../../core/model/metric-samples.ts';
+import type { MetricHead, MetricSamples } from '../../core/model/metric-samples.ts';
 import type { Attributes, MetricPoint } from '../../core/model/records.ts';
 import { withSpan } from '../../core/telemetry.ts';
 import { seriesKey } from '../keys.ts';
@@ -21,6 +20,7 @@ import {
   type TimeSeries,
   type WriteRequest,
 } from './prompb.ts';
+import { Packer } from './packer.ts';
 import { decodeRequestV2 } from './remote-write-v2-proto.ts';
 import { InvalidRequestV2, RequestMapperV2, type MappedV2 } from './remote-write-v2.ts';
 
@@ -172,30 +172,8 @@ function headOf(s: Pick<Series, 'name' | 'resource' | 'attributes' | 'shape'>): 
   };
 }
 
-/**
- * Samples per MetricSamples message: on Kafka a pack is one JSON message (up to ~250 B a sample
- * when every sample is another series), and brokers refuse messages over 1 MB by default.
- */
-export const MAX_PACK = 1000;
-
 /** The head of a series that is refused (never published). */
 const NO_HEAD: MetricHead = { name: '', type: 'gauge', resource: {}, attributes: {} };
-
-function packOf(g: Group): OutgoingRecord<MetricSamples> {
-  return {
-    key: g.key,
-    value: packMetricSamples(g.heads, g.t, g.v),
-    count: g.t.length,
-  };
-}
-
-/** Samples of one partition, built up as MetricSamples. */
-interface Group {
-  key: string;
-  heads: MetricHead[];
-  t: number[];
-  v: number[];
-}
 
 /** Label sets remembered (Prometheus resends the same ones every scrape); cleared when full. */
 const MAX_SERIES = 200_000;
@@ -212,7 +190,7 @@ export class RequestMapper {
    */
   map(request: WriteRequest, partitions?: number): Mapped {
     this.metadata.add(request.metadata);
-    const groups = partitions ? new Map<number, Group>() : undefined;
+    const packer = partitions ? new Packer(partitions) : undefined;
     const out: Mapped = {
       records: [],
       accepted: 0,
@@ -257,20 +235,8 @@ export class RequestMapper {
           continue;
         }
         out.accepted++;
-        if (groups) {
-          if (series.partitionsOf !== partitions) {
-            series.partition = partitionFor(key, partitions!);
-            series.partitionsOf = partitions!;
-          }
-          let g = groups.get(series.partition);
-          if (!g || g.t.length >= MAX_PACK) {
-            if (g) out.records.push(packOf(g));
-            g = { key, heads: [], t: [], v: [] };
-            groups.set(series.partition, g);
-          }
-          g.heads.push(series.head);
-          g.t.push(ms);
-          g.v.push(s.value);
+        if (packer) {
+          packer.add(series, ms, s.value);
           continue;
         }
         out.records.push({
@@ -290,7 +256,7 @@ export class RequestMapper {
         });
       }
     }
-    if (groups) for (const g of groups.values()) out.records.push(packOf(g));
+    if (packer) out.records.push(...packer.records());
     return out;
   }
 
@@ -512,16 +478,16 @@ export class RemoteWriteSource implements Source {
             this.options.maxDecodedBytes,
           );
           series = request.timeseries.length;
-          mapped = this.mapperV2.map(request);
+          mapped = this.mapperV2.map(request, this.bus!.partitionCount?.(TOPICS.metrics));
         } catch (err) {
           if (!(err instanceof DecodeError) && !(err instanceof InvalidRequestV2)) throw err;
           this.stats.reject(0, err.message);
           throw new HttpError(400, 'bad_request', err.message);
         }
-        const n = mapped.records.length;
+        const n = mapped.samples + mapped.histograms;
         this.stats.receive(n + mapped.rejected);
         if (n > 0) {
-          await this.publish(res, mapped.records);
+          await this.publish(res, mapped.records, n);
           writtenHeaders(res, mapped.samples, mapped.histograms, mapped.exemplars);
         }
         if (mapped.errors.length > 0) {

@@ -4,11 +4,14 @@ import { MemoryBus } from '../../core/bus/memory.ts';
 import type { ClickHouseClient } from '../../core/clickhouse/client.ts';
 import { configSchema } from '../../core/config/schema.ts';
 import { createHttpApp } from '../../core/http/app.ts';
+import { forEachMetricPoint, isMetricSamples } from '../../core/model/metric-samples.ts';
+import type { MetricPoint } from '../../core/model/records.ts';
 import { startRuntime, type Runtime } from '../../core/runtime.ts';
 import { RemoteWriteSource } from '../../ingest/metrics/remote-write.ts';
 import { DecodeError } from '../../ingest/metrics/prompb.ts';
 import { RequestV2Type, decodeRequestV2, readRequestV2 } from '../../ingest/metrics/remote-write-v2-proto.ts';
 import { InvalidRequestV2, RequestMapperV2 } from '../../ingest/metrics/remote-write-v2.ts';
+import { seriesKey } from '../../ingest/keys.ts';
 import { startIngestRole } from '../../ingest/role.ts';
 import { quiet, testDatabase, uid, waitFor, type TestDatabase } from '../writer/support.ts';
 
@@ -164,6 +167,43 @@ describe('remote_write 2.0 decoding', () => {
     // field 1 twice as varints.
     const unpacked = Buffer.from([0x22, 0x00, 0x22, 0x01, 0x61, 0x2a, 0x04, 0x08, 0x01, 0x08, 0x00]);
     expect(readRequestV2(unpacked).timeseries[0]!.labelsRefs).toEqual([1, 0]);
+  });
+
+  it('packs float samples per partition into the same points as one record per sample', () => {
+    const series = (round: number): SeriesIn[] =>
+      Array.from({ length: 300 }, (_, i) => ({
+        labels: [
+          ['__name__', `m_${i % 5}`],
+          ['cpu', String(i % 4)],
+          ['instance', `i-${i}`],
+          ['job', `j${i % 3}`],
+        ],
+        samples: Array.from({ length: 1 + (i % 3) }, (_, k) => ({
+          value: i + k / 4,
+          timestamp: 1_700_000_000_000 + round * 60_000 + k * 15_000,
+        })),
+        // Some series carry exemplars (kept as points), some change help between requests.
+        exemplars:
+          i % 7 === 0 ? [{ labels: [['trace_id', 'ab']], value: i, timestamp: 1_700_000_000_000 }] : [],
+        metadata: { type: i % 2 ? 1 : 2, help: i % 10 === 0 ? `help ${round}` : 'h', unit: 's' },
+        createdTimestamp: i % 2 ? 1_699_999_000_000 : 0,
+      }));
+    const packedMapper = new RequestMapperV2();
+    for (let round = 0; round < 2; round++) {
+      const raw = body(request(series(round)));
+      const one = new RequestMapperV2().map(decodeRequestV2(raw, 1 << 20));
+      const packed = packedMapper.map(decodeRequestV2(raw, 1 << 20), 4);
+      expect([packed.samples, packed.exemplars, packed.rejected]).toEqual([one.samples, one.exemplars, 0]);
+      expect(packed.records.some((r) => isMetricSamples(r.value))).toBe(true);
+      const points: MetricPoint[] = [];
+      for (const r of packed.records) forEachMetricPoint(r.value, (p) => points.push(p));
+      const order = (a: MetricPoint, b: MetricPoint) =>
+        `${seriesKey(a)}${JSON.stringify(a.resource)}`.localeCompare(
+          `${seriesKey(b)}${JSON.stringify(b.resource)}`,
+        ) || String(a.timeUnixNano).localeCompare(String(b.timeUnixNano));
+      const plain = JSON.parse(JSON.stringify(one.records.map((r) => r.value as MetricPoint).sort(order)));
+      expect(JSON.parse(JSON.stringify(points.sort(order)))).toEqual(plain);
+    }
   });
 
   it('turns truncated and corrupted bodies into a DecodeError or a 400-class rejection, never a crash', () => {

@@ -17,7 +17,8 @@ import { loadConfig } from '../../core/config/load.ts';
 import { configSchema } from '../../core/config/schema.ts';
 import { createHttpApp } from '../../core/http/app.ts';
 import { startRuntime, type Runtime } from '../../core/runtime.ts';
-import { MAX_PACK, RemoteWriteSource, RequestMapper } from '../../ingest/metrics/remote-write.ts';
+import { MAX_PACK } from '../../ingest/metrics/packer.ts';
+import { RemoteWriteSource, RequestMapper } from '../../ingest/metrics/remote-write.ts';
 import { DecodeError, WriteRequestType, decodeWriteRequest, labelsOf } from '../../ingest/metrics/prompb.ts';
 import { seriesKey } from '../../ingest/keys.ts';
 import { startIngestRole } from '../../ingest/role.ts';
@@ -368,8 +369,9 @@ describe('samples packed per partition', () => {
         points.push(...here);
       }
       const order = (a: MetricPoint, b: MetricPoint) =>
-        seriesKey(a).localeCompare(seriesKey(b)) ||
-        String(a.timeUnixNano).localeCompare(String(b.timeUnixNano));
+        `${seriesKey(a)}${JSON.stringify(a.resource)}`.localeCompare(
+          `${seriesKey(b)}${JSON.stringify(b.resource)}`,
+        ) || String(a.timeUnixNano).localeCompare(String(b.timeUnixNano));
       expect(points.sort(order)).toEqual(one.records.map((r) => r.value as MetricPoint).sort(order));
     }
   });
