@@ -160,12 +160,13 @@ export class BatchBuilder {
     else this.addRecord(message, value, false);
   }
 
-  private addRecord(message: BusMessage, record: unknown, one: boolean): void {
+  /** `ofMany`: the record is one of several in its message, so a dead letter names it alone. */
+  private addRecord(message: BusMessage, record: unknown, ofMany: boolean): void {
     const target = this.mapping.route(record);
     if (typeof target === 'string') {
       this.deadLetters.push({
         message,
-        ...(one ? { record } : {}),
+        ...(ofMany ? { record } : {}),
         reason: target,
         source: `writer:${this.topic}`,
       });
@@ -177,7 +178,7 @@ export class BatchBuilder {
     if (rejected) {
       this.deadLetters.push({
         message,
-        ...(one ? { record } : {}),
+        ...(ofMany ? { record } : {}),
         reason: `${t.compiled.table}.${rejected.column}: ${rejected.reason}`,
         source: `writer:${t.compiled.table}`,
       });
