@@ -48,6 +48,8 @@ interface PhaseInput {
   /** Extra `writer` and `kafka` settings (--writer, --partitions). */
   writer: Record<string, unknown>;
   partitions?: number;
+  /** Distinct series of the remote_write workload. */
+  series?: number;
 }
 
 interface PhaseResult {
@@ -70,7 +72,7 @@ async function runPhase(input: PhaseInput): Promise<PhaseResult> {
   const dir = mkdtempSync(join(tmpdir(), 'opsight-bench-ingest-'));
   const client = createClient({ url: input.url, database: input.database });
   try {
-    const workload = WORKLOADS[input.workload]!(input.rows);
+    const workload = WORKLOADS[input.workload]!(input.rows, { series: input.series });
     const ctx = { http: '', syslogPort: await freePort(), dir };
     await workload.prepare?.(ctx);
     const config = configSchema.parse({
@@ -185,6 +187,8 @@ async function main(): Promise<void> {
       /** JSON merged into the writer config, e.g. '{"maxAgeMs":5000}'. */
       writer: { type: 'string', default: '{}' },
       partitions: { type: 'string' },
+      /** Distinct series of the remote_write workload (default 10,000). */
+      series: { type: 'string' },
     },
   });
   const workloads = values.workloads.split(',');
@@ -233,6 +237,7 @@ async function main(): Promise<void> {
           serverPid: embedded?.pid,
           writer: JSON.parse(values.writer) as Record<string, unknown>,
           ...(values.partitions ? { partitions: Number(values.partitions) } : {}),
+          ...(values.series ? { series: Number(values.series) } : {}),
         });
         results[bus] = { ...r, serverMb: serverPeakMb(embedded?.pid) };
       }

@@ -65,7 +65,11 @@ async function postAll(
 // ---------------------------------------------------------------------------------------------
 // metrics
 
-export function remoteWrite(samples: number, perRequest = 2000): Workload {
+/**
+ * `series` distinct label sets (50 metric names x hosts x CPUs), each sampled every 15 s of
+ * simulated time, as Prometheus would send them; a request holds 2,000 samples in series order.
+ */
+export function remoteWrite(samples: number, series = 10_000, perRequest = 2000): Workload {
   let bodies: Buffer[] = [];
   return {
     name: 'remote_write',
@@ -79,16 +83,16 @@ export function remoteWrite(samples: number, perRequest = 2000): Workload {
       for (let first = 0; first < samples; first += perRequest) {
         const timeseries = [];
         for (let i = first; i < Math.min(samples, first + perRequest); i++) {
-          const s = i % 10_000;
+          const s = i % series;
           timeseries.push({
             labels: [
               { name: '__name__', value: `node_metric_${s % 50}` },
-              { name: 'cpu', value: String(s % 16) },
-              { name: 'instance', value: `host-${s % 200}:9100` },
-              { name: 'job', value: `job-${s % 5}` },
+              { name: 'cpu', value: String(Math.floor(s / 50_000) % 64) },
+              { name: 'instance', value: `host-${Math.floor(s / 50) % 1000}:9100` },
+              { name: 'job', value: `job-${Math.floor(s / 50) % 5}` },
               { name: 'mode', value: ['idle', 'user', 'system', 'iowait'][s % 4]! },
             ],
-            samples: [{ value: i * 0.25, timestamp: t0 + Math.floor(i / 10_000) * 1000 }],
+            samples: [{ value: i * 0.25, timestamp: t0 + Math.floor(i / series) * 15_000 }],
           });
         }
         bodies.push(
@@ -326,8 +330,13 @@ export function billingCsv(rows: number): Workload {
   };
 }
 
-export const WORKLOADS: Record<string, (n: number) => Workload> = {
-  'remote-write': (n) => remoteWrite(n),
+export interface WorkloadOptions {
+  /** Distinct series (remote_write). */
+  series?: number;
+}
+
+export const WORKLOADS: Record<string, (n: number, o?: WorkloadOptions) => Workload> = {
+  'remote-write': (n, o) => remoteWrite(n, o?.series),
   'otlp-metrics': (n) => otlpMetrics(n),
   'otlp-logs': (n) => otlpLogs(n),
   jsonl: (n) => jsonLines(n),
