@@ -63,13 +63,33 @@ export function isMetricSamples(v: unknown): v is MetricSamples {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'metric_samples';
 }
 
-/** One MetricPoint per sample (a new object each, so a consumer may keep it). */
+/**
+ * Why a value marked as a pack cannot be expanded (a producer other than opsight may have written
+ * it to the topic); undefined when it can. A pack is expanded whole or refused whole.
+ */
+export function packProblem(m: MetricSamples): string | undefined {
+  const { heads, s, t, v } = m as Partial<MetricSamples>;
+  if (!Array.isArray(heads) || !Array.isArray(t) || !Array.isArray(v))
+    return 'metric_samples pack without heads, t and v arrays';
+  const n = s === undefined ? heads.length : Array.isArray(s) ? s.length : -1;
+  if (n < 0) return 'metric_samples pack with an s that is not an array';
+  if (t.length !== n || v.length !== n)
+    return `metric_samples pack with ${n} samples but ${t.length} times and ${v.length} values`;
+  if (!heads.every((h) => typeof h === 'object' && h !== null))
+    return 'metric_samples pack with a head that is not an object';
+  if (s && !s.every((i) => Number.isInteger(i) && i >= 0 && i < heads.length))
+    return 'metric_samples pack with an s index outside heads';
+  if (!t.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    return 'metric_samples pack with a time that is not a number of milliseconds';
+  return undefined;
+}
+
+/** One MetricPoint per sample (a new object each, so a consumer may keep it); see packProblem. */
 export function expandMetricSamples(m: MetricSamples, each: (p: MetricPoint) => void): void {
   const { heads, s, t, v } = m;
   const n = Math.min(s ? s.length : heads.length, t.length, v.length);
   for (let i = 0; i < n; i++) {
-    const h = s ? heads[s[i]!] : heads[i];
-    if (!h) continue;
+    const h = s ? heads[s[i]!]! : heads[i]!;
     // An object literal of one shape for every sample (a spread would copy a dictionary).
     each({
       name: h.name,
@@ -90,7 +110,8 @@ export function expandMetricSamples(m: MetricSamples, each: (p: MetricPoint) => 
 
 /** Every point of a metrics-topic message: one MetricPoint, an array of them, or MetricSamples. */
 export function forEachMetricPoint(value: unknown, each: (p: MetricPoint) => void): void {
-  if (isMetricSamples(value)) expandMetricSamples(value, each);
-  else if (Array.isArray(value)) for (const p of value) each(p as MetricPoint);
+  if (isMetricSamples(value)) {
+    if (packProblem(value) === undefined) expandMetricSamples(value, each);
+  } else if (Array.isArray(value)) for (const p of value) each(p as MetricPoint);
   else each(value as MetricPoint);
 }

@@ -1,5 +1,5 @@
 import { TOPICS } from '../../core/bus/topics.ts';
-import { expandMetricSamples, isMetricSamples } from '../../core/model/metric-samples.ts';
+import { expandMetricSamples, isMetricSamples, packProblem } from '../../core/model/metric-samples.ts';
 import type { Exemplar, MetricPoint } from '../../core/model/records.ts';
 import {
   EMPTY,
@@ -228,12 +228,14 @@ export const metricsMapping: TopicMapping<MetricPoint> = {
     summaryTable,
   ],
   expand(value, each) {
-    if (!isMetricSamples(value)) return false;
+    // A malformed pack is not expanded: route() then refuses it whole, naming the problem.
+    if (!isMetricSamples(value) || packProblem(value) !== undefined) return false;
     expandMetricSamples(value, each);
     return true;
   },
   route(r) {
     if (!isObject(r)) return 'metric point is not an object';
+    if (isMetricSamples(r)) return packProblem(r) ?? 'metric_samples pack inside a pack';
     if (typeof r.name !== 'string' || r.name === '') return 'metric point without a name';
     const bad =
       checkTimestamp(r.timeUnixNano, 'timeUnixNano') ??

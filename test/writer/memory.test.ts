@@ -236,8 +236,12 @@ describe('writer on the in-process bus', () => {
       v: [1, 2, 3, 4, 5, 6],
     };
     await withWriter(bus, mappings, async (_w, counters) => {
-      await bus.publish(topics.metrics, [{ key: 'packed', value: pack }]);
-      await waitFor(() => counters.committedMessages >= 1, 'the pack committed');
+      await bus.publish(topics.metrics, [
+        { key: 'packed', value: pack },
+        // From a producer other than opsight: refused whole, with the reason.
+        { key: 'packed', value: { kind: 'metric_samples', heads: [head], t: [base, base + 1], v: [7] } },
+      ]);
+      await waitFor(() => counters.committedMessages >= 2, 'the packs committed');
     });
     await bus.close();
     const stored = await db.rows<{ t: string; v: number; table: string }>(
@@ -258,10 +262,12 @@ describe('writer on the in-process bus', () => {
        ORDER BY reason`,
     );
     expect(letters.map((l) => l.reason)).toEqual([
+      'metric_samples pack with 1 samples but 2 times and 1 values',
       expect.stringMatching(/^otel_metrics_gauge\.TimeUnix: .*out of range/),
       expect.stringMatching(/unknown metric type "quantiles"/),
     ]);
-    expect(letters.map((l) => (JSON.parse(l.payload) as { value: number }).value)).toEqual([5, 4]);
+    expect(letters.slice(1).map((l) => (JSON.parse(l.payload) as { value: number }).value)).toEqual([5, 4]);
+    expect(JSON.parse(letters[0]!.payload)).toMatchObject({ kind: 'metric_samples', v: [7] });
   });
 
   it('inserts nothing twice when the same offsets are delivered again', async () => {
