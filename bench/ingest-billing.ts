@@ -11,6 +11,8 @@
  * The file repeats the data rows of /work/shared/data/focus/focus_sample.csv (FOCUS 1.0,
  * 44 columns, AWS/Microsoft/Oracle). ClickHouse: CLICKHOUSE_URL, else an embedded server in
  * a temp directory. The pipeline runs first so the RSS figure is the pipeline's own peak.
+ * With the embedded server, its CPU per row (from /proc/<pid>/stat, 10 ms resolution) is
+ * printed for each load too: opsight's total cost per row is its own CPU plus the server's.
  */
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,12 +28,18 @@ import { migrate } from '../core/clickhouse/migrate.ts';
 import { replaceRootLogger } from '../core/log.ts';
 import { loadBillingFile } from '../ingest/billing/load-file.ts';
 import { WriterCounters, startWriter } from '../ingest/writer/index.ts';
+import { minusMicros, processCpuMicros } from './support/process-cpu.ts';
 
 const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '300000' } } });
 const ROWS = Number(args.rows);
 const SAMPLE = '/work/shared/data/focus/focus_sample.csv';
 const PARQUET_ROW_GROUP = 50_000;
 const loadAverage = async () => loadavg().map((x) => x.toFixed(2));
+/** The embedded server's CPU so far (µs); undefined for an external CLICKHOUSE_URL. */
+const serverCpu = () => processCpuMicros(embedded?.pid);
+const perRow = (micros: number | undefined, rows: number) =>
+  micros === undefined ? undefined : micros / rows;
+const us = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(1)} CPU µs/row`);
 
 replaceRootLogger(pino({ level: 'warn' }));
 const dir = mkdtempSync(join(tmpdir(), 'opsight-bench-billing-'));
@@ -125,6 +133,7 @@ async function main() {
     const t0 = performance.now();
     // CPU time of this process (ClickHouse runs apart): the figure a loaded machine moves least.
     const cpu0 = process.cpuUsage();
+    const server0 = serverCpu();
     const r = await loadBillingFile(
       { bus, clickhouse: client, topic: TOPICS.billing },
       { sourceName: source, path, sourceFile },
@@ -133,10 +142,18 @@ async function main() {
     while ((await count(source)) < expect) await new Promise((res) => setTimeout(res, 50));
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const serverUs = perRow(minusMicros(serverCpu(), server0), expect);
     clearInterval(sampler);
     await writer.stop();
     await bus.close();
-    return { ...r, seconds, parsedS, rssMb: peak / 1024 / 1024, cpuUs: (cpu.user + cpu.system) / expect };
+    return {
+      ...r,
+      seconds,
+      parsedS,
+      rssMb: peak / 1024 / 1024,
+      cpuUs: (cpu.user + cpu.system) / expect,
+      serverUs,
+    };
   };
 
   // 1. FOCUS CSV through the pipeline
@@ -144,12 +161,14 @@ async function main() {
 
   // 2. ClickHouse parsing the same CSV
   const t1 = performance.now();
+  const chServer0 = serverCpu();
   await client.exec({
     query: CH_INSERT('billing_focus'),
     values: createReadStream(file),
     clickhouse_settings: { format_csv_null_representation: 'NULL' },
   });
   const chS = (performance.now() - t1) / 1000;
+  const chServerUs = perRow(minusMicros(serverCpu(), chServer0), ROWS);
   const chRows = await count('bench-ch');
 
   // 3. The same rows as a typed FOCUS Parquet file (Decimal money, DateTime64, Map tags), written by ClickHouse
@@ -172,12 +191,14 @@ async function main() {
   });
   const inputStructure = (await structure.json<{ s: string }>())[0]!.s;
   const t2 = performance.now();
+  const chPqServer0 = serverCpu();
   await client.exec({
     query: `INSERT INTO billing_focus SELECT *, 'bench-ch-pq' AS SourceName, 'focus.parquet' AS SourceFile,
               toUInt32(rowNumberInAllBlocks() + 1) AS SourceLine FROM input('${inputStructure.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}') FORMAT Parquet`,
     values: createReadStream(parquet),
   });
   const chPqS = (performance.now() - t2) / 1000;
+  const chPqServerUs = perRow(minusMicros(serverCpu(), chPqServer0), ROWS);
   const chPqRows = await count('bench-ch-pq');
 
   const rate = (n: number, sec: number) => Math.round(n / sec).toLocaleString('en-US');
@@ -188,10 +209,11 @@ async function main() {
   console.log(`  CSV ${mb(file)} MB (${csv.rejected} rejected)`);
   console.log(
     `    opsight (load -> in-process bus -> writer): ${rate(ROWS, csv.seconds)} rows/s, ${csv.seconds.toFixed(2)} s` +
-      ` (parse+publish ${csv.parsedS.toFixed(2)} s), ${csv.cpuUs.toFixed(1)} CPU µs/row, peak RSS ${csv.rssMb.toFixed(0)} MB`,
+      ` (parse+publish ${csv.parsedS.toFixed(2)} s), ${csv.cpuUs.toFixed(1)} CPU µs/row` +
+      ` + server ${us(csv.serverUs)}, peak RSS ${csv.rssMb.toFixed(0)} MB`,
   );
   console.log(
-    `    ClickHouse CSVWithNames POST:               ${rate(chRows, chS)} rows/s, ${chS.toFixed(2)} s`,
+    `    ClickHouse CSVWithNames POST:               ${rate(chRows, chS)} rows/s, ${chS.toFixed(2)} s, server ${us(chServerUs)}`,
   );
   console.log(`    ratio opsight / ClickHouse: ${(chS / csv.seconds).toFixed(2)}`);
   console.log(
@@ -199,10 +221,11 @@ async function main() {
   );
   console.log(
     `    opsight (load -> in-process bus -> writer): ${rate(ROWS, pq.seconds)} rows/s, ${pq.seconds.toFixed(2)} s` +
-      ` (parse+publish ${pq.parsedS.toFixed(2)} s), ${pq.cpuUs.toFixed(1)} CPU µs/row, peak RSS ${pq.rssMb.toFixed(0)} MB`,
+      ` (parse+publish ${pq.parsedS.toFixed(2)} s), ${pq.cpuUs.toFixed(1)} CPU µs/row` +
+      ` + server ${us(pq.serverUs)}, peak RSS ${pq.rssMb.toFixed(0)} MB`,
   );
   console.log(
-    `    ClickHouse input() FORMAT Parquet POST:     ${rate(chPqRows, chPqS)} rows/s, ${chPqS.toFixed(2)} s`,
+    `    ClickHouse input() FORMAT Parquet POST:     ${rate(chPqRows, chPqS)} rows/s, ${chPqS.toFixed(2)} s, server ${us(chPqServerUs)}`,
   );
   console.log(`    ratio opsight / ClickHouse: ${(chPqS / pq.seconds).toFixed(2)}`);
   console.log(`  peak RSS of this process overall: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

@@ -16,6 +16,13 @@ export interface CsvRecord {
   fields: string[];
   /** 1-based line where the record starts. */
   line: number;
+  /**
+   * With `skip`: the record's text is buf[start, end), from which readRecord gives its fields
+   * again, none skipped (for a dead letter).
+   */
+  buf?: string;
+  start?: number;
+  end?: number;
 }
 
 export interface CsvError {
@@ -32,11 +39,19 @@ const CR = 13;
 
 export interface CsvOptions {
   maxRecordChars?: number;
+  /**
+   * Positions whose value the caller drops: read as '' (the field is still scanned, only its
+   * string is not made). Read as the file goes, so it may be filled in after the header.
+   */
+  skip?: readonly boolean[];
 }
+
+const NONE: readonly boolean[] = [];
 
 /** Records and errors of one chunk at a time: the caller's pace is the read pace. */
 export async function* readCsv(input: Readable, opts: CsvOptions = {}): AsyncGenerator<CsvItem[]> {
   const max = opts.maxRecordChars ?? 1024 * 1024;
+  const skip = opts.skip ?? NONE;
   input.setEncoding('utf8');
   let rest = '';
   let line = 1;
@@ -48,26 +63,47 @@ export async function* readCsv(input: Readable, opts: CsvOptions = {}): AsyncGen
       first = false;
     }
     const out: CsvItem[] = [];
-    const r = scan(buf, line, false, max, out);
+    const r = scan(buf, line, false, max, out, skip);
     rest = buf.slice(r.pos);
     line = r.line;
     if (out.length) yield out;
   }
   if (rest.length) {
     const out: CsvItem[] = [];
-    scan(rest, line, true, max, out);
+    scan(rest, line, true, max, out, skip);
     if (out.length) yield out;
   }
+}
+
+/** The fields of one record's text (CsvRecord buf[start, end)), every field made. */
+export function readRecord(r: CsvRecord): string[] {
+  if (r.buf === undefined) return r.fields;
+  const out: CsvItem[] = [];
+  scan(r.buf.slice(r.start, r.end), r.line, true, Infinity, out, NONE);
+  const first = out[0];
+  return first && !isCsvError(first) ? first.fields : r.fields;
 }
 
 /**
  * Parses whole records from buf. Stops before an unfinished record unless `final`.
  * Returns where it stopped and the line number there.
  */
-function scan(buf: string, startLine: number, final: boolean, max: number, out: CsvItem[]) {
+function scan(
+  buf: string,
+  startLine: number,
+  final: boolean,
+  max: number,
+  out: CsvItem[],
+  skip: readonly boolean[],
+) {
   const n = buf.length;
   let pos = 0;
   let line = startLine;
+  // The next line break at or after a quoted field's start: a field that closes before it
+  // holds none, so line breaks are only counted inside the rare field that spans lines.
+  let nextLf = -1;
+  const emit = (fields: string[], line: number, start: number, end: number) =>
+    out.push(skip === NONE ? { fields, line } : { fields, line, buf, start, end });
   outer: while (pos < n) {
     const recStart = pos;
     const recLine = line;
@@ -97,7 +133,7 @@ function scan(buf: string, startLine: number, final: boolean, max: number, out: 
       if (pos >= n) {
         if (!final) return { pos: recStart, line: recLine };
         fields.push('');
-        out.push({ fields, line: recLine });
+        emit(fields, recLine, recStart, pos);
         return { pos, line: recLine + lines };
       }
       c = buf.charCodeAt(pos);
@@ -131,9 +167,15 @@ function scan(buf: string, startLine: number, final: boolean, max: number, out: 
           break;
         }
         if (q < 0 || pos === n) continue;
-        value += buf.slice(from, q);
-        lines += countLines(value);
-        fields.push(value);
+        if (nextLf < pos) nextLf = buf.indexOf('\n', pos) >>> 0; // -1 -> beyond any q
+        if (skip[fields.length] === true) {
+          if (nextLf < q) lines += countLines(buf.slice(pos, q));
+          fields.push('');
+        } else {
+          value += buf.slice(from, q);
+          if (nextLf < q) lines += countLines(value);
+          fields.push(value);
+        }
         pos = q + 1;
         c = pos < n ? buf.charCodeAt(pos) : LF;
         if (c === COMMA) {
@@ -144,7 +186,7 @@ function scan(buf: string, startLine: number, final: boolean, max: number, out: 
         else if (c === CR && pos + 1 >= n && !final) return { pos: recStart, line: recLine };
         if (c === LF || c === CR || pos >= n) {
           pos++;
-          out.push({ fields, line: recLine });
+          emit(fields, recLine, recStart, pos);
           line = recLine + lines + 1;
           continue outer;
         }
@@ -166,13 +208,13 @@ function scan(buf: string, startLine: number, final: boolean, max: number, out: 
       if (e >= n && !final) return { pos: recStart, line: recLine };
       let end = e;
       if (end > pos && buf.charCodeAt(end - 1) === CR && (e >= n || c === LF)) end--;
-      fields.push(buf.slice(pos, end));
+      fields.push(skip[fields.length] === true ? '' : buf.slice(pos, end));
       if (e < n && c === COMMA) {
         pos = e + 1;
         continue;
       }
       pos = e + 1;
-      out.push({ fields, line: recLine });
+      emit(fields, recLine, recStart, Math.min(pos, n));
       line = recLine + lines + 1;
       continue outer;
     }

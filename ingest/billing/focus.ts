@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { BillingLine } from '../../core/model/records.ts';
 import { toUnixNanos } from '../../core/clickhouse/rowbinary.ts';
-import { isCsvError, readCsv } from './csv.ts';
+import { isCsvError, readCsv, readRecord } from './csv.ts';
 
 /**
  * FOCUS 1.0–1.2 CSV -> BillingLine, streaming: ./csv.ts reads the file in chunks and this
@@ -128,6 +128,17 @@ export function checkDecimal(v: string): string | undefined {
 /** ISO 8601 UTC text, or undefined. Exports repeat the same hours, so results are cached. */
 class DateNormalizer {
   private cache = new Map<string, string | undefined>();
+  /** Per column, the last text and its result: consecutive rows mostly repeat it. */
+  private lastIn: string[] = [];
+  private lastOut: (string | undefined)[] = [];
+  /** normalize(v) for the value at CSV position `at`: an equal string costs no hashing. */
+  normalizeAt(at: number, v: string): string | undefined {
+    if (this.lastIn[at] === v) return this.lastOut[at];
+    const out = this.normalize(v);
+    this.lastIn[at] = v;
+    this.lastOut[at] = out;
+    return out;
+  }
   normalize(v: string): string | undefined {
     let out = this.cache.get(v);
     if (out !== undefined || this.cache.has(v)) return out;
@@ -136,6 +147,30 @@ class DateNormalizer {
     out = ns === undefined || /^\d+$/.test(v) ? undefined : new Date(Number(ns / 1_000_000n)).toISOString();
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(v, out);
+    return out;
+  }
+}
+
+/**
+ * parseTags with the results of recent texts kept: an export repeats a resource's tags on each
+ * of its rows. The objects are shared between lines, so they are frozen (nothing downstream
+ * changes a line's Tags; a change would throw rather than leak into other lines).
+ */
+export class TagsCache {
+  private cache = new Map<string, Readonly<Record<string, string>> | string>();
+  private lastIn = '';
+  private lastOut: Readonly<Record<string, string>> | string = {};
+  parse(v: string): Readonly<Record<string, string>> | string {
+    if (v === this.lastIn) return this.lastOut;
+    let out = this.cache.get(v);
+    if (out === undefined) {
+      out = parseTags(v);
+      if (typeof out !== 'string') Object.freeze(out);
+      if (this.cache.size >= 10_000) this.cache.clear();
+      this.cache.set(v, out);
+    }
+    this.lastIn = v;
+    this.lastOut = out;
     return out;
   }
 }
@@ -156,6 +191,45 @@ export function parseTags(v: string): Record<string, string> | string {
   return tags;
 }
 
+/** Distinct values kept per column before it counts as high-cardinality and is left alone. */
+const MAX_INTERNED = 4096;
+
+/** What one file's rows reuse from the rows before them. */
+export class LineCaches {
+  readonly dates = new DateNormalizer();
+  readonly tags = new TagsCache();
+  /** toBillingLine's field values, reused row after row (copied into each line). */
+  readonly values: unknown[] = new Array<unknown>(SLOTS);
+  /** Per CSV position: text -> the first string object seen with it (undefined: not interned). */
+  private readonly interned: (Map<string, string> | undefined)[] = [];
+  private readonly highCardinality: boolean[] = [];
+  private readonly last: (string | undefined)[] = [];
+
+  /**
+   * One string object per distinct value of a low-cardinality column: the lines waiting in the
+   * bus then share a few strings instead of holding one fresh copy each (less to keep alive
+   * and promote), and the writer's LowCardinality dictionary finds them by cached hash.
+   */
+  text(at: number, v: string): string {
+    // The previous row's value first: a compare costs less than hashing the new string.
+    const last = this.last[at];
+    if (last === v) return last;
+    if (this.highCardinality[at]) return v;
+    let m = this.interned[at];
+    if (!m) this.interned[at] = m = new Map();
+    const seen = m.get(v);
+    if (seen !== undefined) return (this.last[at] = seen);
+    if (m.size >= MAX_INTERNED) {
+      this.highCardinality[at] = true;
+      this.interned[at] = undefined;
+    } else m.set(v, v);
+    return (this.last[at] = v);
+  }
+}
+
+/** The Tags of a line without any: one shared frozen object (the writer encodes it once). */
+const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({});
+
 type Kind = 'skip' | 'decimal' | 'date' | 'tags' | 'text';
 
 interface Header {
@@ -164,6 +238,8 @@ interface Header {
   fields: (Field | undefined)[];
   /** How each position is read, decided once per file rather than per value. */
   kinds: Kind[];
+  /** Slot of each position's field in toBillingLine's values (-1: dropped). */
+  slots: number[];
   absent: Field[];
 }
 
@@ -185,48 +261,95 @@ export function readHeader(names: string[], file: string): Header {
             ? 'date'
             : 'text',
   );
-  return { names, fields, kinds, absent };
+  const slots = fields.map((f) => (f === undefined ? -1 : SLOT.get(f)!));
+  return { names, fields, kinds, slots, absent };
 }
 
-/** Every field present from the start: one object shape for all lines keeps property access fast. */
-function blankLine(): Record<keyof BillingLine, unknown> {
+/** Position of each field in the values array toBillingLine fills before building the line. */
+const SLOT = new Map<Field, number>(
+  (
+    [
+      'BilledCost',
+      'EffectiveCost',
+      'ListCost',
+      'ContractedCost',
+      'BillingCurrency',
+      'BillingPeriodStart',
+      'BillingPeriodEnd',
+      'ChargePeriodStart',
+      'ChargePeriodEnd',
+      'ChargeCategory',
+      'ChargeDescription',
+      'ProviderName',
+      'PublisherName',
+      'InvoiceIssuerName',
+      'BillingAccountId',
+      'BillingAccountName',
+      'SubAccountId',
+      'SubAccountName',
+      'ServiceName',
+      'ServiceCategory',
+      'RegionId',
+      'RegionName',
+      'AvailabilityZone',
+      'ResourceId',
+      'ResourceName',
+      'ResourceType',
+      'SkuId',
+      'SkuPriceId',
+      'PricingUnit',
+      'PricingQuantity',
+      'ConsumedQuantity',
+      'ConsumedUnit',
+      'Tags',
+    ] as const satisfies readonly Field[]
+  ).map((f, i) => [f, i]),
+);
+const SLOTS = SLOT.size;
+const TAGS_SLOT = SLOT.get('Tags')!;
+
+/**
+ * The line from its field values: one object literal, so every line is built with its final
+ * shape at once (property stores by a varying name were a large share of a row).
+ */
+function lineOf(v: unknown[], opts: FocusOptions, line: number): BillingLine {
   return {
-    BilledCost: undefined,
-    EffectiveCost: undefined,
-    ListCost: undefined,
-    ContractedCost: undefined,
-    BillingCurrency: undefined,
-    BillingPeriodStart: undefined,
-    BillingPeriodEnd: undefined,
-    ChargePeriodStart: undefined,
-    ChargePeriodEnd: undefined,
-    ChargeCategory: undefined,
-    ChargeDescription: undefined,
-    ProviderName: undefined,
-    PublisherName: undefined,
-    InvoiceIssuerName: undefined,
-    BillingAccountId: undefined,
-    BillingAccountName: undefined,
-    SubAccountId: undefined,
-    SubAccountName: undefined,
-    ServiceName: undefined,
-    ServiceCategory: undefined,
-    RegionId: undefined,
-    RegionName: undefined,
-    AvailabilityZone: undefined,
-    ResourceId: undefined,
-    ResourceName: undefined,
-    ResourceType: undefined,
-    SkuId: undefined,
-    SkuPriceId: undefined,
-    PricingUnit: undefined,
-    PricingQuantity: undefined,
-    ConsumedQuantity: undefined,
-    ConsumedUnit: undefined,
-    Tags: undefined,
-    SourceName: undefined,
-    SourceFile: undefined,
-    SourceLine: undefined,
+    BilledCost: v[0] as BillingLine['BilledCost'],
+    EffectiveCost: v[1] as BillingLine['EffectiveCost'],
+    ListCost: v[2] as BillingLine['ListCost'],
+    ContractedCost: v[3] as BillingLine['ContractedCost'],
+    BillingCurrency: v[4] as BillingLine['BillingCurrency'],
+    BillingPeriodStart: v[5] as BillingLine['BillingPeriodStart'],
+    BillingPeriodEnd: v[6] as BillingLine['BillingPeriodEnd'],
+    ChargePeriodStart: v[7] as BillingLine['ChargePeriodStart'],
+    ChargePeriodEnd: v[8] as BillingLine['ChargePeriodEnd'],
+    ChargeCategory: v[9] as BillingLine['ChargeCategory'],
+    ChargeDescription: v[10] as BillingLine['ChargeDescription'],
+    ProviderName: v[11] as BillingLine['ProviderName'],
+    PublisherName: v[12] as BillingLine['PublisherName'],
+    InvoiceIssuerName: v[13] as BillingLine['InvoiceIssuerName'],
+    BillingAccountId: v[14] as BillingLine['BillingAccountId'],
+    BillingAccountName: v[15] as BillingLine['BillingAccountName'],
+    SubAccountId: v[16] as BillingLine['SubAccountId'],
+    SubAccountName: v[17] as BillingLine['SubAccountName'],
+    ServiceName: v[18] as BillingLine['ServiceName'],
+    ServiceCategory: v[19] as BillingLine['ServiceCategory'],
+    RegionId: v[20] as BillingLine['RegionId'],
+    RegionName: v[21] as BillingLine['RegionName'],
+    AvailabilityZone: v[22] as BillingLine['AvailabilityZone'],
+    ResourceId: v[23] as BillingLine['ResourceId'],
+    ResourceName: v[24] as BillingLine['ResourceName'],
+    ResourceType: v[25] as BillingLine['ResourceType'],
+    SkuId: v[26] as BillingLine['SkuId'],
+    SkuPriceId: v[27] as BillingLine['SkuPriceId'],
+    PricingUnit: v[28] as BillingLine['PricingUnit'],
+    PricingQuantity: v[29] as BillingLine['PricingQuantity'],
+    ConsumedQuantity: v[30] as BillingLine['ConsumedQuantity'],
+    ConsumedUnit: v[31] as BillingLine['ConsumedUnit'],
+    Tags: v[32] as BillingLine['Tags'],
+    SourceName: opts.sourceName,
+    SourceFile: opts.sourceFile,
+    SourceLine: line,
   };
 }
 
@@ -234,45 +357,44 @@ function blankLine(): Record<keyof BillingLine, unknown> {
 export function toBillingLine(
   header: Header,
   row: string[],
-  dates: DateNormalizer,
+  caches: LineCaches,
   opts: FocusOptions,
   line: number,
 ): BillingLine | string {
   if (row.length !== header.names.length)
     return `${row.length} fields, the header has ${header.names.length}`;
-  const out = blankLine() as unknown as Record<string, unknown>;
-  for (const f of header.absent) out[f] = ABSENT_DEFAULTS[f];
+  const out = caches.values;
+  out.fill(undefined);
+  for (const f of header.absent) out[SLOT.get(f)!] = ABSENT_DEFAULTS[f];
+  out[TAGS_SLOT] = NO_TAGS;
   for (let i = 0; i < row.length; i++) {
     const kind = header.kinds[i]!;
     if (kind === 'skip') continue;
     const f = header.fields[i]!;
+    const at = header.slots[i]!;
     const raw = row[i]!;
     if (isNull(raw)) {
       if (NOT_NULL.has(f)) return `${f} is null, FOCUS requires a value`;
       continue;
     }
     if (kind === 'tags') {
-      const tags = parseTags(raw);
+      const tags = caches.tags.parse(raw);
       if (typeof tags === 'string') return `Tags = ${JSON.stringify(clip(raw))}: ${tags}`;
-      out.Tags = tags;
+      out[at] = tags;
     } else if (kind === 'decimal') {
       const v = raw.trim();
       const bad = checkDecimal(v);
       if (bad) return `${f} = ${JSON.stringify(clip(raw))}: ${bad}`;
-      out[f] = v;
+      out[at] = v;
     } else if (kind === 'date') {
-      const iso = dates.normalize(raw.trim());
+      const iso = caches.dates.normalizeAt(i, raw.trim());
       if (iso === undefined) return `${f} = ${JSON.stringify(clip(raw))}: not an ISO 8601 date-time`;
-      out[f] = iso;
+      out[at] = iso;
     } else {
-      out[f] = raw;
+      out[at] = caches.text(i, raw);
     }
   }
-  out.Tags ??= {};
-  out.SourceName = opts.sourceName;
-  out.SourceFile = opts.sourceFile;
-  out.SourceLine = line;
-  return out as unknown as BillingLine;
+  return lineOf(out, opts, line);
 }
 
 const clip = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}...` : s);
@@ -290,21 +412,24 @@ function recordOf(header: Header | undefined, row: string[]): Record<string, str
  */
 export async function* parseFocusCsv(input: Readable, opts: FocusOptions): AsyncGenerator<FocusBatch> {
   const size = opts.batchSize ?? 5000;
-  const dates = new DateNormalizer();
+  const caches = new LineCaches();
   let header: Header | undefined;
   let lines: BillingLine[] = [];
   let problems: FocusProblem[] = [];
   try {
-    for await (const items of readCsv(input)) {
+    // Dropped columns are not made into strings once the header is known.
+    const skip: boolean[] = [];
+    for await (const items of readCsv(input, { skip })) {
       for (const item of items) {
         if (isCsvError(item)) {
           problems.push({ line: item.line, reason: `malformed CSV: ${item.reason}`, record: [] });
         } else if (!header) {
           header = readHeader(item.fields, opts.sourceFile);
+          header.kinds.forEach((k, i) => (skip[i] = k === 'skip'));
         } else {
-          const r = toBillingLine(header, item.fields, dates, opts, item.line);
+          const r = toBillingLine(header, item.fields, caches, opts, item.line);
           if (typeof r === 'string')
-            problems.push({ line: item.line, reason: r, record: recordOf(header, item.fields) });
+            problems.push({ line: item.line, reason: r, record: recordOf(header, readRecord(item)) });
           else lines.push(r);
         }
         if (lines.length >= size || problems.length >= size) {

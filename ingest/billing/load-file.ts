@@ -12,8 +12,8 @@ import { chooseReader } from './formats/index.ts';
 import { openJsonlRecords } from './formats/jsonl-records.ts';
 import { openParquetRecords } from './formats/parquet-records.ts';
 import { openBillingFile } from './open-file.ts';
-import { isRecordError, type RecordFile } from './formats/records.ts';
-import type { MapContext, NativeRecord, RecordMapper } from './formats/types.ts';
+import { isRecordError, type ColumnSlice, type RecordFile } from './formats/records.ts';
+import type { MapContext, NativeRecord, NativeValue, RecordMapper } from './formats/types.ts';
 
 /**
  * Loads one billing file in any supported format: parse, publish each batch (awaited: the
@@ -79,6 +79,10 @@ function flat(record: NativeRecord): Record<string, string> {
 }
 
 async function* mapRecords(file: RecordFile, map: RecordMapper): AsyncGenerator<FocusBatch> {
+  if (map.byPosition && file.columnSlices) {
+    yield* mapColumns(file, file.columnSlices(), map.byPosition);
+    return;
+  }
   for await (const items of file.batches()) {
     const batch: FocusBatch = { lines: [], problems: [] };
     for (const item of items) {
@@ -94,6 +98,30 @@ async function* mapRecords(file: RecordFile, map: RecordMapper): AsyncGenerator<
       if (typeof r === 'string')
         batch.problems.push({ line: item.line, reason: r, record: flat(item.record) });
       else batch.lines.push(r);
+    }
+    yield batch;
+  }
+}
+
+/** mapRecords for a columnar file and a mapper by position: no record object per row. */
+async function* mapColumns(
+  file: RecordFile,
+  slices: AsyncIterable<ColumnSlice>,
+  map: NonNullable<RecordMapper['byPosition']>,
+): AsyncGenerator<FocusBatch> {
+  const row: NativeValue[] = new Array<NativeValue>(file.columns.length);
+  for await (const { values, from, to, firstLine } of slices) {
+    const batch: FocusBatch = { lines: [], problems: [] };
+    for (let j = from; j < to; j++) {
+      for (let c = 0; c < row.length; c++) row[c] = values[c]![j] ?? null;
+      const r = map(row, firstLine + j);
+      if (typeof r !== 'string') {
+        batch.lines.push(r);
+        continue;
+      }
+      const record: NativeRecord = {};
+      file.columns.forEach((name, c) => (record[name] = row[c]!));
+      batch.problems.push({ line: firstLine + j, reason: r, record: flat(record) });
     }
     yield batch;
   }

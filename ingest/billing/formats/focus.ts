@@ -1,5 +1,5 @@
-import { DateNormalizer, REQUIRED_COLUMNS, readHeader, toBillingLine } from '../focus.ts';
-import type { BillingFormatReader, NativeRecord, NativeValue } from './types.ts';
+import { LineCaches, REQUIRED_COLUMNS, readHeader, toBillingLine } from '../focus.ts';
+import type { BillingFormatReader, NativeRecord, NativeValue, RecordMapper } from './types.ts';
 
 /**
  * FOCUS itself, for records from any container (Parquet, JSON lines). FOCUS CSV keeps its
@@ -32,20 +32,27 @@ export const focusReader: BillingFormatReader = {
   },
   open(columns, ctx) {
     const header = readHeader([...columns], ctx.sourceFile);
-    const dates = new DateNormalizer();
+    const caches = new LineCaches();
     const row: string[] = new Array<string>(columns.length);
     const tagsAt = header.kinds.indexOf('tags');
-    return (record, line) => {
-      for (let i = 0; i < columns.length; i++) row[i] = asText(record[columns[i]!]);
+    const byPosition = (values: readonly NativeValue[], line: number) => {
+      for (let i = 0; i < columns.length; i++) row[i] = asText(values[i]);
       // A Tags map that is already a record (Parquet MAP) is converted as parseTags would read
       // its JSON text, without writing and parsing that text (a large share of a Parquet row).
-      const tags = tagsAt < 0 ? undefined : record[columns[tagsAt]!];
+      const tags = tagsAt < 0 ? undefined : values[tagsAt];
       if (tags === null || typeof tags !== 'object' || Array.isArray(tags))
-        return toBillingLine(header, row, dates, ctx, line);
+        return toBillingLine(header, row, caches, ctx, line);
       row[tagsAt] = '';
-      const out = toBillingLine(header, row, dates, ctx, line);
+      const out = toBillingLine(header, row, caches, ctx, line);
       if (typeof out !== 'string') out.Tags = tagsOf(tags);
       return out;
     };
+    const values: NativeValue[] = new Array<NativeValue>(columns.length);
+    const mapper: RecordMapper = (record, line) => {
+      for (let i = 0; i < columns.length; i++) values[i] = record[columns[i]!] ?? null;
+      return byPosition(values, line);
+    };
+    mapper.byPosition = byPosition;
+    return mapper;
   },
 };

@@ -10,7 +10,7 @@ import {
 } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { FocusFileError } from '../focus.ts';
-import type { RecordFile, RecordItem } from './records.ts';
+import type { ColumnSlice, RecordFile, RecordItem } from './records.ts';
 import type { NativeRecord, NativeValue } from './types.ts';
 import { doubleToText, unscaledToText } from './values.ts';
 
@@ -212,56 +212,62 @@ export async function openParquetRecords(path: string, file: string, batchSize =
     }
     const readMd = rawDecimals(md);
     const columns = convs.map((c) => c.name);
+    /** Row groups as converted columns, in slices of batchSize rows. */
+    async function* slices(): AsyncGenerator<ColumnSlice> {
+      try {
+        let start = 0;
+        for (const [g, group] of md.row_groups.entries()) {
+          const rows = Number(group.num_rows);
+          // Column by column: hyparquet's row objects are skipped, and each column is
+          // converted in one loop of its own (one converter, and a dictionary-encoded
+          // column's repeated entries, which are the same objects, converted once).
+          const raw = new Map<string, unknown[]>();
+          try {
+            await parquetRead({
+              file: buffer,
+              metadata: readMd,
+              rowStart: start,
+              rowEnd: start + rows,
+              compressors,
+              utf8: false,
+              onChunk: ({ columnName, columnData, rowStart }) => {
+                let col = raw.get(columnName);
+                if (!col) raw.set(columnName, (col = new Array<unknown>(rows)));
+                for (let i = 0; i < columnData.length; i++) {
+                  const at = rowStart - start + i;
+                  if (at >= 0 && at < rows) col[at] = columnData[i];
+                }
+              },
+            });
+          } catch (err) {
+            throw new FocusFileError(
+              `${file}: row group ${g} (records ${start + 1}-${start + rows}) unreadable: ${(err as Error).message}`,
+            );
+          }
+          const values = convs.map(({ conv, name }) => convertColumn(raw.get(name), rows, conv));
+          raw.clear();
+          for (let i = 0; i < rows; i += batchSize)
+            yield { values, from: i, to: Math.min(rows, i + batchSize), firstLine: start + 1 };
+          start += rows;
+        }
+      } finally {
+        await fh.close().catch(() => {});
+      }
+    }
     return {
       columns,
       async *batches() {
-        try {
-          let start = 0;
-          for (const [g, group] of md.row_groups.entries()) {
-            const rows = Number(group.num_rows);
-            // Column by column: hyparquet's row objects are skipped, and each column is
-            // converted in one loop of its own (one converter, and a dictionary-encoded
-            // column's repeated entries, which are the same objects, converted once).
-            const raw = new Map<string, unknown[]>();
-            try {
-              await parquetRead({
-                file: buffer,
-                metadata: readMd,
-                rowStart: start,
-                rowEnd: start + rows,
-                compressors,
-                utf8: false,
-                onChunk: ({ columnName, columnData, rowStart }) => {
-                  let col = raw.get(columnName);
-                  if (!col) raw.set(columnName, (col = new Array<unknown>(rows)));
-                  for (let i = 0; i < columnData.length; i++) {
-                    const at = rowStart - start + i;
-                    if (at >= 0 && at < rows) col[at] = columnData[i];
-                  }
-                },
-              });
-            } catch (err) {
-              throw new FocusFileError(
-                `${file}: row group ${g} (records ${start + 1}-${start + rows}) unreadable: ${(err as Error).message}`,
-              );
-            }
-            const values = convs.map(({ conv, name }) => convertColumn(raw.get(name), rows, conv));
-            raw.clear();
-            for (let i = 0; i < rows; i += batchSize) {
-              const batch: RecordItem[] = [];
-              for (let j = i; j < Math.min(rows, i + batchSize); j++) {
-                const record: NativeRecord = {};
-                for (let c = 0; c < convs.length; c++) record[convs[c]!.name] = values[c]![j]!;
-                batch.push({ line: start + j + 1, record });
-              }
-              yield batch;
-            }
-            start += rows;
+        for await (const { values, from, to, firstLine } of slices()) {
+          const batch: RecordItem[] = [];
+          for (let j = from; j < to; j++) {
+            const record: NativeRecord = {};
+            for (let c = 0; c < convs.length; c++) record[convs[c]!.name] = values[c]![j]!;
+            batch.push({ line: firstLine + j, record });
           }
-        } finally {
-          await fh.close().catch(() => {});
+          yield batch;
         }
       },
+      columnSlices: slices,
       close: () => fh.close().catch(() => {}),
     };
   } catch (err) {

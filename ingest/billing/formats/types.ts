@@ -20,7 +20,10 @@ export interface MapContext {
 }
 
 /** Maps records of one file (columns resolved once): a BillingLine, or why the record is not one. */
-export type RecordMapper = (record: NativeRecord, line: number) => BillingLine | string;
+export type RecordMapper = ((record: NativeRecord, line: number) => BillingLine | string) & {
+  /** The same mapping from the record's values in the file's column order (no record object). */
+  byPosition?: (values: readonly NativeValue[], line: number) => BillingLine | string;
+};
 
 export interface BillingFormatReader {
   readonly format: FormatName;
