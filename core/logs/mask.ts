@@ -58,7 +58,9 @@ export function maskToken(tok: string): string {
     }
   }
   if (plain) return tok;
-  if (HEX_BYTES.test(tok)) return WILDCARD;
+  // Byte strings are 11+ characters with a separator third; most tokens skip the regex.
+  if (tok.length >= 11 && (tok.charCodeAt(2) === 58 || tok.charCodeAt(2) === 45) && HEX_BYTES.test(tok))
+    return WILDCARD;
   let out: string | undefined;
   let pieceStart = 0;
   let last = 0; // tok[last, pieceStart) is copied to out verbatim on the next variable piece
@@ -133,19 +135,48 @@ export function maskMessage(message: string, patterns: readonly RegExp[] = []): 
   let text = patterns.length ? applyPatterns(message, patterns) : message;
   TEXT_DATE.lastIndex = 0;
   text = text.replace(TEXT_DATE, WILDCARD);
-  // One pass: cut at whitespace and mask each token as it is cut.
+  // One pass: cut at whitespace and classify each token as it is cut, so the common tokens
+  // need no second scan: a token without the characters a variable needs stays as it is
+  // (maskToken's fast path); one with nothing to cut it into pieces (no delimiter, no `..`,
+  // no `<`) is one piece, a variable when it holds a digit or backslash or is an absolute
+  // path: `<*>` without slicing it (maskToken gives the same).
   const tokens: string[] = [];
   let start = -1;
+  let plain = true; // no digit, slash, backslash or `<`
+  let variable = false; // a digit or backslash
+  let cut = false; // a delimiter, `..` or `<`
   const n = text.length;
   for (let i = 0; i <= n; i++) {
     const c = i < n ? text.charCodeAt(i) : 32;
     if (c === 32 || (c >= 9 && c <= 13)) {
-      if (start >= 0) {
+      if (start < 0) continue;
+      if (plain) tokens.push(text.slice(start, i));
+      else if (!cut && (variable || (text.charCodeAt(start) === SLASH && i - start > 1))) {
+        if (tokens[tokens.length - 1] !== WILDCARD) tokens.push(WILDCARD);
+      } else {
         const m = maskToken(text.slice(start, i));
         if (m !== WILDCARD || tokens[tokens.length - 1] !== WILDCARD) tokens.push(m);
-        start = -1;
       }
-    } else if (start < 0) start = i;
+      start = -1;
+      continue;
+    }
+    if (start < 0) {
+      start = i;
+      plain = true;
+      variable = false;
+      cut = false;
+    }
+    if (c >= 47 && c <= 57) {
+      plain = false;
+      if (c !== SLASH) variable = true;
+    } else if (c === BACKSLASH) {
+      plain = false;
+      variable = true;
+    } else if (c === LT) {
+      plain = false;
+      cut = true;
+    } else if ((c < 128 && DELIM[c] === 1) || (c === DOT && i > start && text.charCodeAt(i - 1) === DOT))
+      cut = true;
   }
   return tokens;
 }

@@ -71,7 +71,7 @@ export function utcNanosText(s: string): string | undefined {
       if (c < 48 || c > 57) return undefined;
     }
     // Digits past nanoseconds are dropped, as rfc3339Nanos does.
-    frac = end - 20 >= 9 ? s.slice(20, 29) : s.slice(20, end).padEnd(9, '0');
+    frac = end - 20 >= 9 ? s.slice(20, 29) : s.slice(20, end) + ZEROS[29 - end];
   }
   // Days from civil (Howard Hinnant), years >= 1970 only, so all terms stay positive.
   const yy = mo <= 2 ? y - 1 : y;
@@ -81,8 +81,14 @@ export function utcNanosText(s: string): string | undefined {
   const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
   const seconds = days * 86400 + h * 3600 + mi * 60 + sec;
   // 0 seconds would need its leading zeros dropped; rare enough for the general way.
-  return seconds > 0 ? `${seconds}${frac}` : undefined;
+  if (seconds <= 0) return undefined;
+  // Lines of one batch share their second: its decimal text is made once.
+  if (seconds !== lastSeconds) [lastSeconds, lastSecondsText] = [seconds, String(seconds)];
+  return lastSecondsText + frac;
 }
+const ZEROS = Array.from({ length: 9 }, (_, n) => '0'.repeat(n));
+let lastSeconds = -1;
+let lastSecondsText = '';
 
 // Magnitude decides the unit: seconds until year ~5138, then ms, µs, ns.
 const S_LIMIT = 100_000_000_000n;
@@ -131,46 +137,150 @@ const HOST_KEYS = ['host.name', 'host.hostname', 'hostname', 'host'];
 const TRACE_KEYS = ['trace_id', 'traceId', 'trace.id', 'traceid'];
 const SPAN_KEYS = ['span_id', 'spanId', 'span.id', 'spanid'];
 
-export type Flat = Map<string, string | number | boolean>;
+type Value = string | number | boolean;
 
-/** Flattens nested objects with dots; arrays stay JSON text, nulls are dropped. */
-export function flatten(
-  obj: Record<string, unknown>,
-  into: Flat = new Map(),
-  prefix = '',
-  skip?: string,
-): Flat {
+/**
+ * The object is flattened once into parallel key/value lists (nested keys joined with dots;
+ * arrays stay JSON text, nulls are dropped), and each key is looked up once in a table of the
+ * well-known aliases. That replaced a Map per line probed for every alias of every field (~30
+ * lookups a line, nearly all misses). A "slot" is one alias of one field; slots keep the alias
+ * order, so the first alias present still wins. The lists are reused across calls (this is
+ * synchronous), so a line allocates only what its record keeps.
+ */
+const SEVERITY_AT = TIME_KEYS.length;
+const HOST_AT = SEVERITY_AT + SEVERITY_KEYS.length;
+const TRACE_AT = HOST_AT + HOST_KEYS.length;
+const SPAN_AT = TRACE_AT + TRACE_KEYS.length;
+const SERVICE_AT = SPAN_AT + SPAN_KEYS.length;
+
+/** Key -> its slots, for one list of service-name keys (the configured ones). */
+type KeyIndex = Map<string, number[]>;
+const indexes = new WeakMap<readonly string[], KeyIndex>();
+
+let lastKeys: readonly string[] | undefined;
+let lastIndex: KeyIndex | undefined;
+
+function keyIndex(serviceKeys: readonly string[]): KeyIndex {
+  if (serviceKeys === lastKeys) return lastIndex!;
+  let index = indexes.get(serviceKeys);
+  if (!index) {
+    const all = [
+      ...TIME_KEYS,
+      ...SEVERITY_KEYS.map(([k]) => k),
+      ...HOST_KEYS,
+      ...TRACE_KEYS,
+      ...SPAN_KEYS,
+      ...serviceKeys,
+    ];
+    const built: KeyIndex = new Map();
+    all.forEach((k, slot) => {
+      const slots = built.get(k);
+      if (slots) slots.push(slot);
+      else built.set(k, [slot]);
+    });
+    indexes.set(serviceKeys, (index = built));
+  }
+  [lastKeys, lastIndex] = [serviceKeys, index];
+  return index;
+}
+
+let keys: string[] = [];
+let values: Value[] = [];
+let count = 0;
+/** Entry i was consumed by a field (it is not an attribute). */
+let taken = new Uint8Array(64);
+/** Slot -> entry index, -1 when the alias is absent. */
+let at = new Int32Array(64);
+/**
+ * Key -> entry index, kept only once some key held a dot (or was empty): only then can two
+ * paths flatten to the same key (`{"a.b": 1, "a": {"b": 2}}`).
+ */
+let positions: Map<string, number> | undefined;
+
+function put(k: string, v: Value, index: KeyIndex): void {
+  if (positions !== undefined) {
+    // As a Map would: the later value replaces the earlier in its place.
+    const i = positions.get(k);
+    if (i !== undefined) {
+      values[i] = v;
+      return;
+    }
+    positions.set(k, count);
+  }
+  keys[count] = k;
+  values[count] = v;
+  const slots = index.get(k);
+  if (slots !== undefined) for (const s of slots) at[s] = count;
+  count++;
+}
+
+/**
+ * `prefix.key`, the same string object each time: a fresh concatenation per line had to be
+ * flattened and hashed for the alias lookup and interned again as an attribute key.
+ */
+const joins = new Map<string, Map<string, string>>();
+let joinCount = 0;
+function joined(prefix: string, key: string): string {
+  let byKey = joins.get(prefix);
+  if (byKey === undefined) joins.set(prefix, (byKey = new Map()));
+  let k = byKey.get(key);
+  if (k === undefined) {
+    // Bounded: keys are data. Past the bound the cache starts over.
+    if (++joinCount > 16_384) {
+      joins.clear();
+      joinCount = 1;
+      joins.set(prefix, (byKey = new Map()));
+    }
+    byKey.set(key, (k = `${prefix}.${key}`));
+  }
+  return k;
+}
+
+function collect(obj: Record<string, unknown>, prefix: string, skip: string | undefined, index: KeyIndex) {
   for (const key in obj) {
     if (key === skip) continue;
     const v = obj[key];
-    const k = prefix ? `${prefix}.${key}` : key;
     if (v === null || v === undefined) continue;
+    if (positions === undefined && (key === '' || key.includes('.'))) {
+      positions = new Map();
+      for (let i = 0; i < count; i++) positions.set(keys[i]!, i);
+    }
+    const k = prefix ? joined(prefix, key) : key;
     if (typeof v === 'object') {
-      if (Array.isArray(v)) into.set(k, JSON.stringify(v));
-      else flatten(v as Record<string, unknown>, into, k);
-    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') into.set(k, v);
+      if (Array.isArray(v)) put(k, JSON.stringify(v), index);
+      else collect(v as Record<string, unknown>, k, undefined, index);
+    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') put(k, v, index);
   }
-  return into;
 }
 
-function take(flat: Flat, keys: readonly string[]): string | number | boolean | undefined {
-  for (const k of keys) {
-    const v = flat.get(k);
-    if (v !== undefined) {
-      flat.delete(k);
-      return v;
+/** The entry an alias slot holds, or -1 when absent or already consumed. */
+function entry(slot: number): number {
+  const i = at[slot]!;
+  return i >= 0 && taken[i] === 0 ? i : -1;
+}
+
+/** First present alias in [from, from + n): consumed and returned, or -1. */
+function takeFirst(from: number, n: number): number {
+  for (let s = from; s < from + n; s++) {
+    const i = entry(s);
+    if (i >= 0) {
+      taken[i] = 1;
+      return i;
     }
   }
-  return undefined;
+  return -1;
 }
 
 const HEX = /^[0-9a-fA-F]+$/;
 
-function takeId(flat: Flat, keys: readonly string[], hexLength: number): string | undefined {
-  for (const k of keys) {
-    const v = flat.get(k);
+/** First alias in [from, from + n) holding hex of hexLength, lower-cased; others stay attributes. */
+function takeId(from: number, n: number, hexLength: number): string | undefined {
+  for (let s = from; s < from + n; s++) {
+    const i = entry(s);
+    if (i < 0) continue;
+    const v = values[i];
     if (typeof v === 'string' && v.length === hexLength && HEX.test(v)) {
-      flat.delete(k);
+      taken[i] = 1;
       return v.toLowerCase();
     }
   }
@@ -194,13 +304,24 @@ export function normalizeJsonLog(obj: unknown, options: NormalizeOptions): Norma
   const o = obj as Record<string, unknown>;
 
   // The body is taken before flattening so that an object body stays one JSON value.
-  let body: string | undefined;
   for (const k of BODY_KEYS) {
     const v = o[k];
     if (v === undefined || v === null) continue;
     if (typeof v === 'object' && k !== 'body') continue; // e.g. ECS `log: {level}` is not a body
-    body = typeof v === 'string' ? v : JSON.stringify(v);
-    return finish(flatten(o, new Map(), '', k), body, options);
+    const body = typeof v === 'string' ? v : JSON.stringify(v);
+    const index = keyIndex(options.serviceNameAttributes);
+    const slots = SERVICE_AT + options.serviceNameAttributes.length;
+    if (at.length < slots) at = new Int32Array(slots * 2);
+    for (let s = 0; s < slots; s++) at[s] = -1;
+    count = 0;
+    positions = undefined;
+    collect(o, '', k, index);
+    if (taken.length < count) taken = new Uint8Array(count * 2);
+    for (let i = 0; i < count; i++) taken[i] = 0;
+    const result = finish(body, options);
+    // A huge object's lists are not kept for the next line.
+    if (keys.length > 1024) [keys, values, taken] = [[], [], new Uint8Array(64)];
+    return result;
   }
   return { ok: false, error: `no body: expected one of ${BODY_KEYS.join(', ')}` };
 }
@@ -213,64 +334,78 @@ function nowText(n: bigint): string {
   return lastNowText;
 }
 
-function finish(flat: Flat, body: string, options: NormalizeOptions): Normalized {
+const UNSPECIFIED: Severity = { number: 0, text: '' };
+
+function finish(body: string, options: NormalizeOptions): Normalized {
   let time = options.nowNanos;
   let timeText: string | undefined;
-  for (const k of TIME_KEYS) {
-    const v = flat.get(k);
-    if (v === undefined) continue;
+  for (let s = 0; s < TIME_KEYS.length; s++) {
+    const i = entry(s);
+    if (i < 0) continue;
+    const v = values[i]!;
+    taken[i] = 1;
     timeText = typeof v === 'string' ? utcNanosText(v) : undefined;
-    if (timeText !== undefined) {
-      flat.delete(k);
-      break;
-    }
+    if (timeText !== undefined) break;
     const t = parseTimestamp(v);
     if (t === undefined)
       return {
         ok: false,
-        error: `${k}: ${JSON.stringify(v)} is not an RFC 3339 time or epoch seconds/ms/µs/ns`,
+        error: `${TIME_KEYS[s]}: ${JSON.stringify(v)} is not an RFC 3339 time or epoch seconds/ms/µs/ns`,
       };
     time = t;
-    flat.delete(k);
     break;
   }
 
-  let severity: Severity = { number: 0, text: '' };
-  for (const [k, kind] of SEVERITY_KEYS) {
-    const v = flat.get(k);
-    if (v === undefined) continue;
-    const s = parseSeverity(v, kind);
-    if (s) {
-      severity = s;
-      flat.delete(k);
+  let severity = UNSPECIFIED;
+  for (let s = 0; s < SEVERITY_KEYS.length; s++) {
+    const i = entry(SEVERITY_AT + s);
+    if (i < 0) continue;
+    const v = values[i]!;
+    const parsed = parseSeverity(v, SEVERITY_KEYS[s]![1]);
+    if (parsed) {
+      severity = parsed;
+      taken[i] = 1;
       break;
     }
     // An unknown level word is kept as the text, unspecified number, as OTel does.
     if (typeof v === 'string' && v.trim() !== '' && severity.text === '') {
       severity = { number: 0, text: v };
-      flat.delete(k);
+      taken[i] = 1;
     }
   }
 
-  const resource: Attributes = {};
   let serviceName = '';
-  for (const k of options.serviceNameAttributes) {
-    const v = flat.get(k);
-    if (v !== undefined && v !== '' && typeof v !== 'boolean') {
+  const serviceKeys = options.serviceNameAttributes.length;
+  for (let s = 0; s < serviceKeys; s++) {
+    const i = entry(SERVICE_AT + s);
+    if (i < 0) continue;
+    const v = values[i]!;
+    if (v !== '' && typeof v !== 'boolean') {
       serviceName = String(v);
-      flat.delete(k);
+      taken[i] = 1;
       break;
     }
   }
-  if (serviceName) resource['service.name'] = serviceName;
-  const host = take(flat, HOST_KEYS);
-  if (host !== undefined && host !== '') resource['host.name'] = String(host);
+  const hostAt = takeFirst(HOST_AT, HOST_KEYS.length);
+  const host = hostAt < 0 ? '' : String(values[hostAt]);
+  const resource: Attributes =
+    serviceName && host
+      ? { 'service.name': serviceName, 'host.name': host }
+      : serviceName
+        ? { 'service.name': serviceName }
+        : host
+          ? { 'host.name': host }
+          : {};
 
-  const traceId = takeId(flat, TRACE_KEYS, 32);
-  const spanId = takeId(flat, SPAN_KEYS, 16);
+  const traceId = takeId(TRACE_AT, TRACE_KEYS.length, 32);
+  const spanId = takeId(SPAN_AT, SPAN_KEYS.length, 16);
 
   const attributes: Attributes = {};
-  for (const [k, v] of flat) attributes[k] = String(v);
+  for (let i = 0; i < count; i++) {
+    if (taken[i] === 1) continue;
+    const v = values[i]!;
+    attributes[keys[i]!] = typeof v === 'string' ? v : String(v);
+  }
 
   const observed = nowText(options.nowNanos);
   const record: LogRecord = {

@@ -93,10 +93,24 @@ export function fromNumber(n: number, kind: NumberKind): Severity | undefined {
   return undefined;
 }
 
+/**
+ * Level words repeat on nearly every line: their answers are remembered (frozen, shared), so a
+ * line costs one lookup instead of trim, a regex, lower-casing and a new object. Bounded (1024
+ * short strings).
+ */
+const textCache = new Map<string, Readonly<Severity> | null>();
+
 /** A severity field's value of any JSON type; numeric strings count as numbers. */
 export function parseSeverity(value: unknown, kind: NumberKind): Severity | undefined {
   if (typeof value === 'number') return fromNumber(value, kind);
   if (typeof value !== 'string') return undefined;
+  const cached = textCache.get(value);
+  if (cached !== undefined) return cached ?? undefined;
+  // Numeric strings depend on kind and are not cached.
   if (/^\d{1,2}$/.test(value.trim())) return fromNumber(Number(value), kind);
-  return fromText(value);
+  const s = fromText(value);
+  if (value.length > 32) return s; // not a level word: not worth keeping
+  if (textCache.size >= 1024) textCache.clear();
+  textCache.set(value, s ? Object.freeze(s) : null);
+  return s;
 }

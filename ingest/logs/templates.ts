@@ -43,20 +43,26 @@ export class LogTemplater {
     }
   }
 
-  stamp(records: LogRecord[]): void {
+  stamp(records: readonly LogRecord[]): void {
+    // Consecutive records mostly share a service: its miner is looked up (and marked) once.
+    let service: string | undefined;
+    let miner: TemplateMiner | undefined;
     for (const r of records) {
       if (!r || typeof r.body !== 'string') continue; // the writer dead-letters it with the reason
-      const service = r.serviceName || r.resource?.['service.name'] || '';
-      let miner = this.miners.get(service);
-      if (!miner) {
-        miner = new TemplateMiner({ similarity: this.options.similarity });
-        this.miners.set(service, miner);
+      const s = r.serviceName || r.resource?.['service.name'] || '';
+      if (s !== service || !miner) {
+        service = s;
+        miner = this.miners.get(s);
+        if (!miner) {
+          miner = new TemplateMiner({ similarity: this.options.similarity });
+          this.miners.set(s, miner);
+        }
+        this.dirty.add(s);
       }
       const m = miner.add(r.body);
       r.templateId = m.templateId;
       r.template = m.template;
       r.templateParams = m.params;
-      this.dirty.add(service);
     }
   }
 

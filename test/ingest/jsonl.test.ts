@@ -158,6 +158,47 @@ describe('normalizeJsonLog', () => {
     expect(o.severityText).toBe('INFO');
   });
 
+  it('resolves keys that flatten alike, alias order and keys two fields could claim', () => {
+    // A dotted key and a nested path are one key: the later value, in the earlier one's place.
+    const d = norm({
+      message: 'm',
+      'a.b': '1',
+      x: 2,
+      a: { b: '3' },
+      host: { name: 'h1' },
+      'host.name': 'h2',
+    });
+    expect(Object.entries(d.attributes)).toEqual([
+      ['a.b', '3'],
+      ['x', '2'],
+    ]);
+    expect(d.resource).toEqual({ 'host.name': 'h2' });
+    // The first alias present wins whatever the key order; an unparsable id stays an attribute.
+    const a = norm({
+      message: 'm',
+      hostname: 'second',
+      host: { hostname: 'first' },
+      traceId: 'not-hex',
+      trace: { id: '5B8EFFF798038103D269B633813FC60C' },
+      level: 'chatty',
+      severity: 'WARN',
+    });
+    expect(a.resource).toEqual({ 'host.name': 'first' });
+    expect(a.traceId).toBe('5b8efff798038103d269b633813fc60c');
+    expect(a.severityNumber).toBe(13);
+    expect(a.attributes).toEqual({ hostname: 'second', traceId: 'not-hex', level: 'chatty' });
+    // Service keys that are other fields' aliases: `time` is read as the time first, `host` as
+    // the service before the host field is read.
+    const s = normalizeJsonLog(
+      { message: 'm', time: '2026-11-23T04:33:30Z', host: 'h', app: 'shop' },
+      { serviceNameAttributes: ['time', 'host', 'app'], nowNanos: NOW },
+    );
+    expect(s).toMatchObject({
+      ok: true,
+      record: { serviceName: 'h', resource: { 'service.name': 'h' }, timeUnixNano: '1795408410000000000' },
+    });
+  });
+
   it('keeps an unknown level word as text, and refuses what is not a log', () => {
     expect(norm({ message: 'm', level: 'chatty' })).toMatchObject({
       severityNumber: 0,
