@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TOPICS } from '../../core/bus/topics.ts';
 import type { Alert, Incident } from '../../core/model/records.ts';
 import { startKafka, type KafkaBroker } from '../support/kafka.ts';
-import { startOpsight, type OpsightProcess } from '../support/deploy-process.ts';
+import { startOpsight, until, type OpsightProcess } from '../support/deploy-process.ts';
 
 /**
  * Two `--role detect` and two `--role correlate` processes on one broker and one ClickHouse, as
@@ -72,17 +72,6 @@ function configFile(): string {
     ].join('\n'),
   );
   return file;
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: T = await fn();
-  while (!ok(last)) {
-    if (Date.now() > end) throw new Error(`${what}: still ${JSON.stringify(last)} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await fn();
-  }
-  return last;
 }
 
 async function json<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {

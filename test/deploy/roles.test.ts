@@ -10,7 +10,7 @@ import { CORRELATE_GROUP } from '../../correlate/role.ts';
 import { LOGS_GROUP } from '../../detect/logs/stream.ts';
 import { DEFAULT_GROUP } from '../../ingest/writer/index.ts';
 import { startKafka, type KafkaBroker } from '../support/kafka.ts';
-import { startOpsight, type OpsightProcess } from '../support/deploy-process.ts';
+import { startOpsight, until, type OpsightProcess } from '../support/deploy-process.ts';
 import { startHoldingProxy } from '../support/deploy-proxy.ts';
 
 /**
@@ -117,17 +117,6 @@ async function members(group: string): Promise<{ state: string; members: Member[
       };
     }),
   };
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: T = await fn();
-  while (!ok(last)) {
-    if (Date.now() > end) throw new Error(`${what}: still ${JSON.stringify(last)} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-    last = await fn();
-  }
-  return last;
 }
 
 async function stored(): Promise<{ rows: number; distinct: number }> {
