@@ -39,11 +39,20 @@ export class FocusFileError extends Error {}
 
 type Field = Exclude<keyof BillingLine, 'SourceName' | 'SourceFile' | 'SourceLine'>;
 
-const MONEY = ['BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost'] as const;
-const QUANTITIES = ['PricingQuantity', 'ConsumedQuantity'] as const;
-const DATES = ['BillingPeriodStart', 'BillingPeriodEnd', 'ChargePeriodStart', 'ChargePeriodEnd'] as const;
-const STRINGS = [
+/**
+ * Every FOCUS column a line stores, in the order of the values array toBillingLine fills and
+ * lineOf reads by position.
+ */
+const LINE_FIELDS = [
+  'BilledCost',
+  'EffectiveCost',
+  'ListCost',
+  'ContractedCost',
   'BillingCurrency',
+  'BillingPeriodStart',
+  'BillingPeriodEnd',
+  'ChargePeriodStart',
+  'ChargePeriodEnd',
   'ChargeCategory',
   'ChargeDescription',
   'ProviderName',
@@ -64,8 +73,13 @@ const STRINGS = [
   'SkuId',
   'SkuPriceId',
   'PricingUnit',
+  'PricingQuantity',
+  'ConsumedQuantity',
   'ConsumedUnit',
-] as const;
+  'Tags',
+] as const satisfies readonly Field[];
+
+const DATES = ['BillingPeriodStart', 'BillingPeriodEnd', 'ChargePeriodStart', 'ChargePeriodEnd'] as const;
 
 /** Without these the rows cannot be costed or placed in a billing period: the file is refused. */
 export const REQUIRED_COLUMNS: readonly Field[] = [
@@ -102,9 +116,7 @@ const NOT_NULL = new Set<Field>([
   'ServiceName',
 ]);
 
-const KNOWN = new Map<string, Field>(
-  [...MONEY, ...QUANTITIES, ...DATES, ...STRINGS, 'Tags' as const].map((f) => [f.toLowerCase(), f]),
-);
+const KNOWN = new Map<string, Field>(LINE_FIELDS.map((f) => [f.toLowerCase(), f]));
 
 const isNull = (v: string | undefined): v is undefined | '' | 'NULL' | 'null' =>
   v === undefined || v === '' || v === 'NULL' || v === 'null';
@@ -266,45 +278,7 @@ export function readHeader(names: string[], file: string): Header {
 }
 
 /** Position of each field in the values array toBillingLine fills before building the line. */
-const SLOT = new Map<Field, number>(
-  (
-    [
-      'BilledCost',
-      'EffectiveCost',
-      'ListCost',
-      'ContractedCost',
-      'BillingCurrency',
-      'BillingPeriodStart',
-      'BillingPeriodEnd',
-      'ChargePeriodStart',
-      'ChargePeriodEnd',
-      'ChargeCategory',
-      'ChargeDescription',
-      'ProviderName',
-      'PublisherName',
-      'InvoiceIssuerName',
-      'BillingAccountId',
-      'BillingAccountName',
-      'SubAccountId',
-      'SubAccountName',
-      'ServiceName',
-      'ServiceCategory',
-      'RegionId',
-      'RegionName',
-      'AvailabilityZone',
-      'ResourceId',
-      'ResourceName',
-      'ResourceType',
-      'SkuId',
-      'SkuPriceId',
-      'PricingUnit',
-      'PricingQuantity',
-      'ConsumedQuantity',
-      'ConsumedUnit',
-      'Tags',
-    ] as const satisfies readonly Field[]
-  ).map((f, i) => [f, i]),
-);
+const SLOT = new Map<Field, number>(LINE_FIELDS.map((f, i) => [f, i]));
 const SLOTS = SLOT.size;
 const TAGS_SLOT = SLOT.get('Tags')!;
 
