@@ -1,6 +1,7 @@
 import { numberArg, parseType, typeArg, TypeParseError, type TypeNode } from './rowbinary-types.ts';
 import {
   ByteSink,
+  compileRowFunction,
   compileType,
   fail,
   isArrayLike,
@@ -719,27 +720,11 @@ function generateAppender<R>(plan: readonly ColumnPlan<R>[]): RowAppender<R> {
       `if (v === undefined || v === null) ${onMissing} else { ${onValue} }`,
     );
   });
-  const bind = plan.map((_, i) => `const g${i} = g[${i}], w${i} = w[${i}];`).join('\n');
-  const source = `${bind}
-return function appendRow(cols, row, failure) {
-  let c = -1, v, col;
-  try {
-    ${lines.join('\n    ')}
-  } catch (e) {
-    failure.error = e;
-    return c;
-  }
-  return -1;
-};`;
-  const factory = new Function('g', 'w', 'missing', source) as (
-    g: unknown[],
-    w: unknown[],
-    missing: (v: unknown) => never,
-  ) => RowAppender<R>;
-  return factory(
-    plan.map((p) => p.get),
-    plan.map((p) => p.plain?.write),
-    (v) => fail('missing value', v),
+  return compileRowFunction<RowAppender<R>>(
+    'appendRow(cols, row, failure)',
+    { g: plan.map((p) => p.get), w: plan.map((p) => p.plain?.write) },
+    lines,
+    'v, col',
   );
 }
 

@@ -1138,25 +1138,44 @@ function generateRowWriter<R>(
     else if (nullable[i]) lines.push(`w${i}(s, v);`);
     else lines.push(`if (v === undefined || v === null) missing(v); w${i}(s, v);`);
   }
-  const bind = writers.map((_, i) => `const g${i} = g[${i}], w${i} = w[${i}], d${i} = d[${i}];`).join('\n');
+  return compileRowFunction<RowWriter<R>>(
+    'writeRow(s, row, failure)',
+    { g: getters, w: writers, d: defaults },
+    lines,
+  );
+}
+
+/**
+ * Compiles straight-line row code (see generateRowWriter; the Native encoder's appender too):
+ * `statements` run per column, setting `c` to the column first, and see the i-th entry of each
+ * array in `bound` as a local `<key><i>` and `missing(v)` to refuse an absent value. The
+ * function returns -1, or the column whose statement threw (the error in `failure`).
+ */
+export function compileRowFunction<F>(
+  signature: string,
+  bound: Record<string, readonly unknown[]>,
+  statements: readonly string[],
+  locals = 'v',
+): F {
+  const keys = Object.keys(bound);
+  const n = Math.max(0, ...keys.map((k) => bound[k]!.length));
+  const bind = Array.from(
+    { length: n },
+    (_, i) => `const ${keys.map((k) => `${k}${i} = ${k}[${i}]`).join(', ')};`,
+  ).join('\n');
   const source = `${bind}
-return function writeRow(s, row, failure) {
-  let c = -1, v;
+return function ${signature} {
+  let c = -1, ${locals};
   try {
-    ${lines.join('\n    ')}
+    ${statements.join('\n    ')}
   } catch (e) {
     failure.error = e;
     return c;
   }
   return -1;
 };`;
-  const factory = new Function('g', 'w', 'd', 'missing', source) as (
-    g: unknown[],
-    w: unknown[],
-    d: unknown[],
-    missing: (v: unknown) => never,
-  ) => RowWriter<R>;
-  return factory(getters, writers, defaults, (v) => fail('missing value', v));
+  const factory = new Function(...keys, 'missing', source) as (...args: unknown[]) => F;
+  return factory(...keys.map((k) => bound[k]), (v: unknown) => fail('missing value', v));
 }
 
 /** Appends rows to a buffer; one per in-flight batch (the compiled row writer is shared). */
