@@ -3,6 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaBus } from '../../core/bus/kafka.ts';
+import { partitionFor } from '../../core/bus/partitioner.ts';
+import { packMetricSamples } from '../../core/model/metric-samples.ts';
+import { seriesKey } from '../../ingest/keys.ts';
 import { startWriter, WriterCounters } from '../../ingest/writer/index.ts';
 import {
   metricRecords,
@@ -106,6 +109,62 @@ describe('writer on Kafka', () => {
     expect([...second.counters.rowsByTable.values()].reduce((a, b) => a + b, 0)).toBe(n);
     expect(second.counters.insertRows.length).toBe(first.counters.insertRows.length);
     expect(await stored(0, n)).toEqual({ rows: n, distinct: n });
+  });
+
+  it('writes packed samples (MetricSamples) that crossed the broker in their compact form', async () => {
+    const bus = kafkaBus();
+    const { topics, mappings } = testTopics(uid('p'));
+    const group = uid('writer');
+    await bus.ensureTopics([{ name: topics.metrics, partitions: 3 }]);
+    const n = bus.partitionCount(topics.metrics)!;
+    expect(n).toBe(3);
+    // 40 series, 50 samples each, packed per partition as remote_write does; some values are
+    // the NaN and infinities JSON alone cannot carry.
+    const heads = Array.from({ length: 40 }, (_, i) => ({
+      name: 'packed_kafka',
+      type: 'gauge' as const,
+      resource: { 'service.name': `svc-${i % 4}` },
+      attributes: { series: String(i) },
+    }));
+    const base = Date.UTC(2026, 10, 1);
+    const byPartition = new Map<number, { key: string; h: typeof heads; t: number[]; v: number[] }>();
+    for (let k = 0; k < 50; k++) {
+      for (const [i, head] of heads.entries()) {
+        const key = seriesKey({ ...head });
+        const p = partitionFor(key, n);
+        let g = byPartition.get(p);
+        if (!g) byPartition.set(p, (g = { key, h: [], t: [], v: [] }));
+        g.h.push(head);
+        g.t.push(base + k * 15_000);
+        g.v.push(k === 7 ? [NaN, Infinity, -Infinity][i % 3]! : i * 100 + k);
+      }
+    }
+    await bus.publish(
+      topics.metrics,
+      [...byPartition.values()].map((g) => ({ key: g.key, value: packMetricSamples(g.h, g.t, g.v) })),
+    );
+    const counters = new WriterCounters();
+    const writer = await startWriter({
+      bus,
+      clickhouse: db.client,
+      database: db.database,
+      config,
+      group,
+      mappings,
+      events: counters,
+      log: quiet,
+    });
+    cleanup.push(() => writer.stop());
+    await waitFor(async () => (await lag(bus, group, topics.metrics)) === 0, 'the packs committed');
+    const [r] = await db.rows<{ rows: number; series: number; nan: number; inf: number; total: number }>(
+      `SELECT count() AS rows, uniqExact(Attributes['series']) AS series, countIf(isNaN(Value)) AS nan,
+         countIf(isInfinite(Value)) AS inf, sumIf(Value, isFinite(Value)) AS total
+       FROM otel_metrics_gauge WHERE MetricName = 'packed_kafka'`,
+    );
+    let total = 0;
+    for (let k = 0; k < 50; k++) if (k !== 7) for (let i = 0; i < 40; i++) total += i * 100 + k;
+    expect(r).toEqual({ rows: 2000, series: 40, nan: 14, inf: 26, total });
+    expect(await db.scalar(`SELECT count() FROM dead_letters WHERE topic = '${topics.metrics}'`)).toBe(0);
   });
 
   it('leaves exactly the rows sent when the writer process is SIGKILLed mid-stream and restarted', async () => {
