@@ -325,6 +325,59 @@ describe('Native encoder', () => {
     ]);
   });
 
+  it('encodes the rows of a group from its first row exactly as if each were encoded anew', async () => {
+    await db.client.command({
+      query: `CREATE TABLE grouped (s String, lc LowCardinality(String), m Map(LowCardinality(String), String),
+          e Array(Tuple(m Map(LowCardinality(String), String), t DateTime64(9), v Float64)), n Nullable(String),
+          f UInt32, t DateTime64(9), v Float64)
+        ENGINE = MergeTree ORDER BY tuple()`,
+    });
+    const described = await describeTable(db.client, db.database, 'grouped');
+    const perRow = new Set(['t', 'v']);
+    const grouped = compileNativeEncoder<Row>(
+      described.map((c) => ({ ...c, group: !perRow.has(c.name) })),
+      { sortMapKeys: true },
+    ).create();
+    const plain = compileNativeEncoder<Row>(described, { sortMapKeys: true }).create();
+    const heads = Array.from({ length: 5 }, (_, k) => {
+      const h: Row = {};
+      for (const c of described) if (!perRow.has(c.name)) h[c.name] = sample(parseType(c.type), k);
+      return h;
+    });
+    heads.push({ ...heads[0]!, f: 300_000_000_000 }); // refused at f, a group column
+    const t = parseType('DateTime64(9)');
+    for (let i = 0; i < 40; i++) {
+      const k = (i * 7) % heads.length;
+      // Row 17 is refused at v, a row column, after its group was met.
+      const row = { ...heads[k], t: sample(t, i), v: i === 17 ? 'x' : i * 0.5 };
+      const a = grouped.append(row, heads[k]);
+      expect(a).toEqual(plain.append(row));
+      if (k === 5) expect(a).toMatchObject({ column: 'f' });
+    }
+    const g = grouped.finish();
+    const p = plain.finish();
+    expect(g.rows).toBe(p.rows);
+    expect(g.rows).toBeGreaterThan(25);
+    for (const [lo, hi] of [
+      [0, g.rows],
+      [3, 11],
+      [10, 11],
+      [g.rows - 4, g.rows],
+    ] as const) {
+      expect(g.encode(lo, hi).equals(p.encode(lo, hi))).toBe(true);
+    }
+    await insertRowBinary(db.client, {
+      database: db.database,
+      table: 'grouped',
+      columns: described.map((c) => c.name),
+      data: g.encode(),
+      format: 'Native',
+    });
+    expect(await db.rows('SELECT count() AS n, uniqExact(s, m, e) AS heads FROM grouped')).toEqual([
+      { n: g.rows, heads: 5 },
+    ]);
+  });
+
   it('refuses types it does not encode natively, so the caller can fall back to RowBinary', () => {
     expect(() => compileNativeEncoder([{ name: 'x', type: 'LowCardinality(Nullable(String))' }])).toThrow(
       NativeTypeError,

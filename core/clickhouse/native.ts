@@ -47,6 +47,8 @@ interface ColumnBuilder {
   writePrefix(out: ByteSink): void;
   /** Writes entries [lo, hi) as a Native column. */
   write(out: ByteSink, lo: number, hi: number): void;
+  /** Writes the listed entries, in that order and repeats allowed, as a Native column. */
+  writeRows(out: ByteSink, rows: Uint32Array): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +219,41 @@ class PlainColumn implements ColumnBuilder {
     this.sink.buf.copy(out.buf, out.pos, a, b);
     out.pos += b - a;
   }
+
+  writeRows(out: ByteSink, rows: Uint32Array): void {
+    const src = this.sink.buf;
+    const n = rows.length;
+    const w = this.width;
+    if (w) {
+      out.ensure(n * w);
+      const buf = out.buf;
+      let pos = out.pos;
+      for (let i = 0; i < n; i++) for (let a = rows[i]! * w, b = a + w; a < b; a++) buf[pos++] = src[a]!;
+      out.pos = pos;
+      return;
+    }
+    const ends = this.ends!.a;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      total += ends[r]! - (r === 0 ? 0 : ends[r - 1]!);
+    }
+    out.ensure(total);
+    const buf = out.buf;
+    let pos = out.pos;
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      const a = r === 0 ? 0 : ends[r - 1]!;
+      const b = ends[r]!;
+      // Entries are mostly a few bytes: a loop beats Buffer.copy's per-call overhead.
+      if (b - a <= 64) for (let k = a; k < b; k++) buf[pos++] = src[k]!;
+      else {
+        src.copy(buf, pos, a, b);
+        pos += b - a;
+      }
+    }
+    out.pos = pos;
+  }
 }
 
 // LowCardinality serialization (SerializationLowCardinality): version 1 = shared dictionaries
@@ -297,6 +334,31 @@ class LowCardinalityStringColumn implements ColumnBuilder {
     // An empty piece (e.g. the keys of a Map column whose maps are all empty) has no
     // dictionary at all in ClickHouse's serialization, only the prefix written once.
     if (hi === lo) return;
+    const width = this.writeKeys(out, hi - lo);
+    const idx = this.indexes.a;
+    const buf = out.buf;
+    let pos = out.pos;
+    if (width === 0) for (let i = lo; i < hi; i++) buf[pos++] = idx[i]!;
+    else if (width === 1) for (let i = lo; i < hi; i++, pos += 2) buf.writeUInt16LE(idx[i]!, pos);
+    else for (let i = lo; i < hi; i++, pos += 4) buf.writeUInt32LE(idx[i]!, pos);
+    out.pos = pos;
+  }
+
+  writeRows(out: ByteSink, rows: Uint32Array): void {
+    const n = rows.length;
+    if (n === 0) return;
+    const width = this.writeKeys(out, n);
+    const idx = this.indexes.a;
+    const buf = out.buf;
+    let pos = out.pos;
+    if (width === 0) for (let i = 0; i < n; i++) buf[pos++] = idx[rows[i]!]!;
+    else if (width === 1) for (let i = 0; i < n; i++, pos += 2) buf.writeUInt16LE(idx[rows[i]!]!, pos);
+    else for (let i = 0; i < n; i++, pos += 4) buf.writeUInt32LE(idx[rows[i]!]!, pos);
+    out.pos = pos;
+  }
+
+  /** Flags, the dictionary and the row count; makes room for the indexes; returns their width code. */
+  private writeKeys(out: ByteSink, rows: number): number {
     const n = this.keys.length;
     const width = n <= 0x100 ? 0 : n <= 0x10000 ? 1 : 2;
     putUInt64(out, LC_FLAGS | width);
@@ -319,17 +381,9 @@ class LowCardinalityStringColumn implements ColumnBuilder {
     out.ensure(ks.pos);
     ks.buf.copy(out.buf, out.pos, 0, ks.pos);
     out.pos += ks.pos;
-    const rows = hi - lo;
     putUInt64(out, rows);
-    const idx = this.indexes.a;
-    const bytesPer = 1 << width;
-    out.ensure(rows * bytesPer);
-    const buf = out.buf;
-    let pos = out.pos;
-    if (width === 0) for (let i = lo; i < hi; i++) buf[pos++] = idx[i]!;
-    else if (width === 1) for (let i = lo; i < hi; i++, pos += 2) buf.writeUInt16LE(idx[i]!, pos);
-    else for (let i = lo; i < hi; i++, pos += 4) buf.writeUInt32LE(idx[i]!, pos);
-    out.pos = pos;
+    out.ensure(rows << width);
+    return width;
   }
 
   private keysWritten = 0;
@@ -379,6 +433,13 @@ class NullableColumn implements ColumnBuilder {
     this.nulls.buf.copy(out.buf, out.pos, lo, hi);
     out.pos += hi - lo;
     this.inner.write(out, lo, hi);
+  }
+
+  writeRows(out: ByteSink, rows: Uint32Array): void {
+    out.ensure(rows.length);
+    const nulls = this.nulls.buf;
+    for (let i = 0; i < rows.length; i++) out.buf[out.pos++] = nulls[rows[i]!]!;
+    this.inner.writeRows(out, rows);
   }
 }
 
@@ -435,6 +496,29 @@ abstract class OffsetsColumn implements ColumnBuilder {
     out.pos = pos;
     const end = this.at(hi);
     for (const c of this.children) c.write(out, base, end);
+  }
+
+  writeRows(out: ByteSink, rows: Uint32Array): void {
+    const n = rows.length;
+    const offs = this.offsets.a;
+    out.ensure(n * 8);
+    const buf = out.buf;
+    let pos = out.pos;
+    let total = 0;
+    for (let i = 0; i < n; i++, pos += 8) {
+      const r = rows[i]!;
+      total += offs[r]! - (r === 0 ? 0 : offs[r - 1]!);
+      buf.writeUInt32LE(total, pos);
+      buf.writeUInt32LE(0, pos + 4);
+    }
+    out.pos = pos;
+    // The elements of those rows, in order, for the element columns.
+    const entries = new Uint32Array(total);
+    for (let i = 0, k = 0; i < n; i++) {
+      const r = rows[i]!;
+      for (let e = r === 0 ? 0 : offs[r - 1]!, end = offs[r]!; e < end; e++) entries[k++] = e;
+    }
+    for (const c of this.children) c.writeRows(out, entries);
   }
 }
 
@@ -588,6 +672,10 @@ class TupleColumn implements ColumnBuilder {
   write(out: ByteSink, lo: number, hi: number): void {
     for (const e of this.elements) e.column.write(out, lo, hi);
   }
+
+  writeRows(out: ByteSink, rows: Uint32Array): void {
+    for (const e of this.elements) e.column.writeRows(out, rows);
+  }
 }
 
 type BuilderFactory = () => ColumnBuilder;
@@ -695,6 +783,8 @@ interface ColumnPlan<R> {
   nullable: boolean;
   /** The codec of a PlainColumn, called straight from the generated appender. */
   plain: FieldCodec | undefined;
+  /** The value depends only on the row's group (EncoderColumn.group). */
+  group: boolean;
 }
 
 /** Appends one row to every column; returns -1, or the index of the column that failed. */
@@ -706,9 +796,10 @@ type RowAppender<R> = (cols: ColumnBuilder[], row: R, failure: { error: unknown 
  * column's codec is called directly, instead of megamorphic calls through arrays. Only indices
  * reach the generated source; names and types stay data.
  */
-function generateAppender<R>(plan: readonly ColumnPlan<R>[]): RowAppender<R> {
+function generateAppender<R>(plan: readonly ColumnPlan<R>[], skipGroup = false): RowAppender<R> {
   const lines: string[] = [];
   plan.forEach((p, i) => {
+    if (skipGroup && p.group) return;
     const onMissing = p.optional
       ? `cols[${i}].appendDefault();`
       : p.nullable
@@ -733,42 +824,107 @@ function describeError(err: unknown): { value: unknown; reason: string } {
   return { value: undefined, reason: (err as Error).message };
 }
 
+/** The generated row functions of a compiled encoder. */
+interface RowCode<R> {
+  appendRow: RowAppender<R>;
+  /** With group columns: the appender of the other columns. */
+  appendRest?: RowAppender<R>;
+}
+
+/**
+ * Group columns (EncoderColumn.group) hold one entry per group and batch, the group's first
+ * row; `source` names, per row, the entry its group columns are read from when a block is
+ * written. A later row of a group thus costs its own columns only.
+ */
 export class NativeEncoder<R> {
   private columns: ColumnBuilder[];
   private count = 0;
   private offered = 0;
   private readonly failure: { error: unknown } = { error: undefined };
+  /** Per row, its entry in the group columns (only with group columns). */
+  private source: Uint32List | undefined;
+  /** Entries in the group columns. */
+  private entries = 0;
+  /** The group-column entry of each group met in the current columns. */
+  private groups: WeakMap<object, number> | undefined;
 
   constructor(
     private readonly plan: readonly ColumnPlan<R>[],
-    private readonly appendRow: RowAppender<R>,
+    private readonly code: RowCode<R>,
   ) {
     this.columns = plan.map((p) => p.make());
+    this.reset();
+  }
+
+  private reset(): void {
+    this.count = 0;
+    this.offered = 0;
+    this.entries = 0;
+    if (this.code.appendRest) {
+      this.source = new Uint32List();
+      this.groups = new WeakMap();
+    }
   }
 
   get rows(): number {
     return this.count;
   }
 
+  /** Encoded size so far; group columns are counted as if every row had its own entry. */
   get bytes(): number {
     let b = 0;
-    for (const c of this.columns) b += c.bytes();
-    return b;
+    let g = 0;
+    const cols = this.columns;
+    for (let i = 0; i < cols.length; i++) {
+      if (this.plan[i]!.group) g += cols[i]!.bytes();
+      else b += cols[i]!.bytes();
+    }
+    return g === 0 ? b : b + Math.ceil((g * this.count) / Math.max(1, this.entries));
   }
 
-  /** Appends one row; on a bad value the row is left out of every column and described. */
-  append(row: R): Rejection | undefined {
+  /**
+   * Appends one row; on a bad value the row is left out of every column and described.
+   * `group`: an object the row shares with other rows whose group columns have equal values
+   * (a series' head for the samples of a pack); a group met before adds no group entries.
+   */
+  append(row: R, group?: object): Rejection | undefined {
     const index = this.offered++;
     const cols = this.columns;
-    const i = this.appendRow(cols, row, this.failure);
-    if (i >= 0) {
-      const err = this.failure.error;
-      this.failure.error = undefined;
-      for (let j = 0; j <= i && j < cols.length; j++) cols[j]!.truncate(this.count);
-      return { row: index, column: this.plan[i]?.name ?? '?', ...describeError(err) };
+    const source = this.source;
+    if (source === undefined) {
+      const i = this.code.appendRow(cols, row, this.failure);
+      if (i >= 0) return this.reject(index, i);
+      this.count++;
+      return undefined;
     }
+    if (group !== undefined) {
+      const entry = this.groups!.get(group);
+      if (entry !== undefined) {
+        const i = this.code.appendRest!(cols, row, this.failure);
+        if (i >= 0) return this.reject(index, i);
+        source.push(entry);
+        this.count++;
+        return undefined;
+      }
+    }
+    const i = this.code.appendRow(cols, row, this.failure);
+    if (i >= 0) return this.reject(index, i);
+    if (group !== undefined) this.groups!.set(group, this.entries);
+    source.push(this.entries++);
     this.count++;
     return undefined;
+  }
+
+  /** Rolls the refused row back from the columns it reached (0..i). */
+  private reject(index: number, i: number): Rejection {
+    const cols = this.columns;
+    const err = this.failure.error;
+    this.failure.error = undefined;
+    for (let j = 0; j <= i && j < cols.length; j++) {
+      const n = this.source && this.plan[j]!.group ? this.entries : this.count;
+      if (cols[j]!.length !== n) cols[j]!.truncate(n);
+    }
+    return { row: index, column: this.plan[i]?.name ?? '?', ...describeError(err) };
   }
 
   /** Hands over the appended columns and starts empty. */
@@ -777,9 +933,9 @@ export class NativeEncoder<R> {
     const rows = this.count;
     const bytes = this.bytes;
     const plan = this.plan;
+    const source = this.source;
     this.columns = plan.map((p) => p.make());
-    this.count = 0;
-    this.offered = 0;
+    this.reset();
     return {
       rows,
       bytes,
@@ -793,7 +949,8 @@ export class NativeEncoder<R> {
           putText(out, plan[i]!.name);
           putText(out, plan[i]!.type);
           cols[i]!.writePrefix(out);
-          cols[i]!.write(out, lo, hi);
+          if (source && plan[i]!.group) cols[i]!.writeRows(out, source.a.subarray(lo, hi));
+          else cols[i]!.write(out, lo, hi);
         }
         return out.buf.subarray(0, out.pos);
       },
@@ -831,8 +988,10 @@ export function compileNativeEncoder<R = Record<string, unknown>>(
       optional: c.optional ?? false,
       nullable: /^(LowCardinality\()?Nullable\(/.test(c.type),
       plain,
+      group: c.group ?? false,
     };
   });
-  const appendRow = generateAppender(plan);
-  return { columns: plan.map((p) => p.name), create: () => new NativeEncoder<R>(plan, appendRow) };
+  const code: RowCode<R> = { appendRow: generateAppender(plan) };
+  if (plan.some((p) => p.group)) code.appendRest = generateAppender(plan, true);
+  return { columns: plan.map((p) => p.name), create: () => new NativeEncoder<R>(plan, code) };
 }

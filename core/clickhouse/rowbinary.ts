@@ -1091,6 +1091,11 @@ export interface EncoderColumn<R> {
   get?: (row: R) => unknown;
   /** undefined/null writes the type's zero value instead of rejecting the row. */
   optional?: boolean;
+  /**
+   * The value is a function of the row's group alone (see NativeEncoder.append), so rows of a
+   * group seen before copy its encoding. RowBinary encodes every row anyway.
+   */
+  group?: boolean;
 }
 
 export interface Rejection {

@@ -84,27 +84,36 @@ export function packProblem(m: MetricSamples): string | undefined {
   return undefined;
 }
 
-/** One MetricPoint per sample (a new object each, so a consumer may keep it); see packProblem. */
-export function expandMetricSamples(m: MetricSamples, each: (p: MetricPoint) => void): void {
+/**
+ * One MetricPoint per sample (a new object each, so a consumer may keep it), with the head it
+ * was made from; see packProblem.
+ */
+export function expandMetricSamples(
+  m: MetricSamples,
+  each: (p: MetricPoint, head: MetricHead) => void,
+): void {
   const { heads, s, t, v } = m;
   const n = Math.min(s ? s.length : heads.length, t.length, v.length);
   for (let i = 0; i < n; i++) {
     const h = s ? heads[s[i]!]! : heads[i]!;
     // An object literal of one shape for every sample (a spread would copy a dictionary).
-    each({
-      name: h.name,
-      type: h.type,
-      unit: h.unit,
-      description: h.description,
-      resource: h.resource,
-      attributes: h.attributes,
-      temporality: h.temporality,
-      monotonic: h.monotonic,
-      scope: h.scope,
-      startTimeUnixNano: h.startTimeUnixNano,
-      timeUnixNano: `${t[i]!}000000`,
-      value: v[i]!,
-    });
+    each(
+      {
+        name: h.name,
+        type: h.type,
+        unit: h.unit,
+        description: h.description,
+        resource: h.resource,
+        attributes: h.attributes,
+        temporality: h.temporality,
+        monotonic: h.monotonic,
+        scope: h.scope,
+        startTimeUnixNano: h.startTimeUnixNano,
+        timeUnixNano: `${t[i]!}000000`,
+        value: v[i]!,
+      },
+      h,
+    );
   }
 }
 

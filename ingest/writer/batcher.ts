@@ -38,7 +38,7 @@ export interface TableRows {
 interface RowSink {
   readonly rows: number;
   readonly bytes: number;
-  append(record: unknown): Rejection | undefined;
+  append(record: unknown, group?: object): Rejection | undefined;
 }
 
 export interface DeadLetter {
@@ -103,6 +103,8 @@ const BYTES_EVERY = 64;
 
 export class BatchBuilder {
   private readonly tables: OpenTable[];
+  /** Routes of groups (they outlive a batch: a group's route never changes). */
+  private readonly routes = new WeakMap<object, number | string>();
   private deadLetters: DeadLetter[] = [];
   private first: string | undefined;
   private last: string | undefined;
@@ -155,14 +157,22 @@ export class BatchBuilder {
     this.count++;
     const value = message.value;
     // A message may carry one record, an array of them or a packed form (rows share the offset).
-    if (this.mapping.expand?.(value, (record) => this.addRecord(message, record, true))) return;
+    if (this.mapping.expand?.(value, (record, group) => this.addRecord(message, record, true, group))) return;
     if (Array.isArray(value)) for (const record of value) this.addRecord(message, record, true);
     else this.addRecord(message, value, false);
   }
 
-  /** `ofMany`: the record is one of several in its message, so a dead letter names it alone. */
-  private addRecord(message: BusMessage, record: unknown, ofMany: boolean): void {
-    const target = this.mapping.route(record);
+  /**
+   * `ofMany`: the record is one of several in its message, so a dead letter names it alone.
+   * `group`: see TopicMapping.expand; its route is computed once.
+   */
+  private addRecord(message: BusMessage, record: unknown, ofMany: boolean, group?: object): void {
+    let target: number | string | undefined;
+    if (group === undefined) target = this.mapping.route(record);
+    else {
+      target = this.routes.get(group);
+      if (target === undefined) this.routes.set(group, (target = this.mapping.route(record)));
+    }
     if (typeof target === 'string') {
       this.deadLetters.push({
         message,
@@ -174,7 +184,7 @@ export class BatchBuilder {
     }
     const t = this.tables[target];
     if (!t) throw new Error(`${this.topic} mapping routed to table #${target}, which it does not declare`);
-    const rejected = t.encoder.append(record);
+    const rejected = t.encoder.append(record, group);
     if (rejected) {
       this.deadLetters.push({
         message,

@@ -190,43 +190,60 @@ function checkHistogram(h: unknown): string | undefined {
   return undefined;
 }
 
+/** The columns a sample of a pack does not share with its series' head (MetricHead). */
+const PER_SAMPLE = new Set(['TimeUnix', 'Value']);
+
+/**
+ * Marks every other column as a function of the head, which the writer gets as the group of
+ * each expanded sample: a series' head is then encoded once per batch, its later samples copy it.
+ */
+function byHead(target: TableTarget<MetricPoint>): TableTarget<MetricPoint> {
+  return {
+    table: target.table,
+    columns: (tableColumns) =>
+      target.columns(tableColumns).map((c) => (PER_SAMPLE.has(c.name) ? c : { ...c, group: true })),
+  };
+}
+
 export const metricsMapping: TopicMapping<MetricPoint> = {
   topic: TOPICS.metrics,
-  tables: [
-    {
-      table: 'otel_metrics_gauge',
-      columns: (tableColumns) => [...common, value, ...exemplarColumns(tableColumns), flags],
-    },
-    {
-      table: 'otel_metrics_sum',
-      columns: (tableColumns) => [
-        ...common,
-        value,
-        temporality,
-        { name: 'IsMonotonic', get: (m) => m.monotonic === true },
-        ...exemplarColumns(tableColumns),
-        flags,
-      ],
-    },
-    {
-      table: 'otel_metrics_histogram',
-      columns: (tableColumns) => [
-        ...common,
-        ...exemplarColumns(tableColumns),
-        flags,
-        { name: 'Count', get: (m) => m.histogram?.count },
-        { name: 'Sum', get: (m) => m.histogram?.sum },
-        { name: 'BucketCounts', get: (m) => m.histogram?.counts },
-        { name: 'ExplicitBounds', get: (m) => m.histogram?.bounds },
-        // The exporter writes 0 when a histogram has no min/max; so do we.
-        { name: 'Min', get: (m) => m.histogram?.min, optional: true },
-        { name: 'Max', get: (m) => m.histogram?.max, optional: true },
-        temporality,
-      ],
-    },
-    exponentialHistogramTable,
-    summaryTable,
-  ],
+  tables: (
+    [
+      {
+        table: 'otel_metrics_gauge',
+        columns: (tableColumns) => [...common, value, ...exemplarColumns(tableColumns), flags],
+      },
+      {
+        table: 'otel_metrics_sum',
+        columns: (tableColumns) => [
+          ...common,
+          value,
+          temporality,
+          { name: 'IsMonotonic', get: (m) => m.monotonic === true },
+          ...exemplarColumns(tableColumns),
+          flags,
+        ],
+      },
+      {
+        table: 'otel_metrics_histogram',
+        columns: (tableColumns) => [
+          ...common,
+          ...exemplarColumns(tableColumns),
+          flags,
+          { name: 'Count', get: (m) => m.histogram?.count },
+          { name: 'Sum', get: (m) => m.histogram?.sum },
+          { name: 'BucketCounts', get: (m) => m.histogram?.counts },
+          { name: 'ExplicitBounds', get: (m) => m.histogram?.bounds },
+          // The exporter writes 0 when a histogram has no min/max; so do we.
+          { name: 'Min', get: (m) => m.histogram?.min, optional: true },
+          { name: 'Max', get: (m) => m.histogram?.max, optional: true },
+          temporality,
+        ],
+      },
+      exponentialHistogramTable,
+      summaryTable,
+    ] satisfies TableTarget<MetricPoint>[]
+  ).map(byHead),
   expand(value, each) {
     // A malformed pack is not expanded: route() then refuses it whole, naming the problem.
     if (!isMetricSamples(value) || packProblem(value) !== undefined) return false;

@@ -13,6 +13,11 @@ export interface MappedColumn<R> {
   optional?: boolean;
   /** The column is opsight's addition and may be absent from the table: then it is skipped. */
   ifExists?: boolean;
+  /**
+   * The value depends only on the record's group (what `expand` hands out beside it), so the
+   * encoder copies it from an earlier row of the group instead of reading it again.
+   */
+  group?: boolean;
 }
 
 export interface TableTarget<R> {
@@ -34,9 +39,11 @@ export interface TopicMapping<R = unknown> {
   route(record: unknown): number | string;
   /**
    * A message value that packs many records (e.g. MetricSamples): hands each to `each` and
-   * returns true; false for anything else (one record, or an array of them).
+   * returns true; false for anything else (one record, or an array of them). `group` is an
+   * object the record shares with others whose `group` columns and route are the same (a
+   * series' head): the writer then routes and encodes those columns once per group.
    */
-  expand?(value: unknown, each: (record: unknown) => void): boolean;
+  expand?(value: unknown, each: (record: unknown, group?: object) => void): boolean;
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -103,6 +103,7 @@ async function compileTopic(
       type: types.get(c.name)!,
       get: c.get,
       optional: c.optional,
+      group: c.group,
     }));
     // Equal attribute sets must be equal maps (series identity, sort key, sharding key).
     const options = { sortMapKeys: true };
