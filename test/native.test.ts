@@ -329,7 +329,8 @@ describe('Native encoder', () => {
     await db.client.command({
       query: `CREATE TABLE grouped (s String, lc LowCardinality(String), m Map(LowCardinality(String), String),
           e Array(Tuple(m Map(LowCardinality(String), String), t DateTime64(9), v Float64)), n Nullable(String),
-          f UInt32, t DateTime64(9), v Float64)
+          f UInt32, t DateTime64(9), v Float64,
+          cs String, cz UInt32, cm Map(LowCardinality(String), String), cl LowCardinality(String))
         ENGINE = MergeTree ORDER BY tuple()`,
     });
     const described = await describeTable(db.client, db.database, 'grouped');
@@ -339,10 +340,11 @@ describe('Native encoder', () => {
       { sortMapKeys: true },
     ).create();
     const plain = compileNativeEncoder<Row>(described, { sortMapKeys: true }).create();
-    const heads = Array.from({ length: 5 }, (_, k) => {
+    const heads = Array.from({ length: 5 }, (_, k): Row => {
       const h: Row = {};
       for (const c of described) if (!perRow.has(c.name)) h[c.name] = sample(parseType(c.type), k);
-      return h;
+      // Columns with one value in every row (written by a fill, not row by row).
+      return { ...h, cs: 'same ✓', cz: 7, cm: {}, cl: 'one' };
     });
     heads.push({ ...heads[0]!, f: 300_000_000_000 }); // refused at f, a group column
     const t = parseType('DateTime64(9)');

@@ -36,6 +36,21 @@ function countBefore(log: Log, offset: number): number {
   return i <= 0 ? log.countBase : log.counts[i - 1]!;
 }
 
+/**
+ * The end offset (in (from, stop]) of the longest run of messages from `from` holding at most
+ * `limit - countBefore(from)` records, but at least one message (binary search on counts).
+ */
+function recordsUpTo(log: Log, from: number, stop: number, limit: number): number {
+  let lo = from + 1;
+  let hi = stop;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (countBefore(log, mid) <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 interface Topic {
   partitions: Log[];
   /** group -> committed offset (next to read) per partition */
@@ -271,7 +286,7 @@ class MemorySubscription {
     private readonly options: SubscribeOptions<unknown>,
     private readonly topics: { name: string; t: Topic }[],
     private readonly events: EventEmitter,
-    private readonly opts: MemoryBusOptions & { retryDelayMs: number },
+    private readonly opts: MemoryBusOptions & { retryDelayMs: number; highWater: number },
   ) {}
 
   start(): void {
@@ -284,8 +299,15 @@ class MemorySubscription {
 
   private async run(): Promise<void> {
     const max = this.options.maxBatchMessages ?? 10_000;
+    const linger = this.options.linger;
+    // Publishers wait at highWater records behind: lingering for more would never end.
+    const lingerRecords = linger
+      ? Math.max(1, Math.min(linger.records, Math.floor(this.opts.highWater / 2)))
+      : 0;
     while (!this.stopping) {
       let didWork = false;
+      /** When the next lingering partition is due. */
+      let due = Infinity;
       for (const { name, t } of this.topics) {
         const committed = t.groups.get(this.options.group)!;
         for (let p = 0; p < t.partitions.length && !this.stopping; p++) {
@@ -293,7 +315,17 @@ class MemorySubscription {
           const from = committed[p]!;
           const end = log.base + log.messages.length;
           if (from >= end) continue;
-          const messages = log.messages.slice(from - log.base, Math.min(end, from + max) - log.base);
+          let stop = Math.min(end, from + max);
+          if (linger) {
+            const before = countBefore(log, from);
+            const oldest = log.messages[from - log.base]!.timestamp;
+            if (countBefore(log, end) - before < lingerRecords && Date.now() - oldest < linger.ms) {
+              due = Math.min(due, oldest + linger.ms);
+              continue;
+            }
+            stop = recordsUpTo(log, from, stop, before + lingerRecords);
+          }
+          const messages = log.messages.slice(from - log.base, stop - log.base);
           const batch: BusBatch<unknown> = {
             topic: name,
             partition: p,
@@ -313,9 +345,10 @@ class MemorySubscription {
         }
       }
       if (!didWork && !this.stopping) {
+        const wait = Math.max(1, Math.min(1000, due - Date.now()));
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          setTimeout(resolve, 1000);
+          setTimeout(resolve, wait);
         });
         this.wake = undefined;
       }

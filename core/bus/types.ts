@@ -44,6 +44,14 @@ export interface SubscribeOptions<T = unknown> {
   fromBeginning?: boolean;
   /** Upper bound on messages handed to the handler at once. */
   maxBatchMessages?: number;
+  /**
+   * Hand a partition over once `records` records wait in it or its oldest waiting message is
+   * `ms` old, and at most `records` records at a time (at least one message): what Kafka's
+   * fetch.min.bytes and fetch.max.wait.ms do for a broker, so a consumer that inserts in bulk
+   * gets whole batches rather than whatever arrived since its last call. The in-process bus
+   * honours it; Kafka fetches as its consumer is configured.
+   */
+  linger?: { records: number; ms: number };
 }
 
 export interface Subscription {

@@ -189,6 +189,7 @@ class PlainColumn implements ColumnBuilder {
     this.sink.pos = this.end(n);
     this.count = n;
     if (this.ends) this.ends.length = n;
+    this.uniformAt = -1;
   }
 
   repeat(from: number, to: number): void {
@@ -220,10 +221,42 @@ class PlainColumn implements ColumnBuilder {
     out.pos += b - a;
   }
 
+  /**
+   * The bytes of entry 0 when every entry has them (a head column that is the same for every
+   * series, e.g. an empty scope name), else undefined. Checked once per block, at write time:
+   * group columns hold one entry per series, so this is a scan of few entries.
+   */
+  private uniform(): Buffer | null {
+    if (this.uniformAt === this.count) return this.uniformEntry;
+    this.uniformAt = this.count;
+    this.uniformEntry = null;
+    const n = this.count;
+    const len = this.end(1);
+    if (n === 0 || this.sink.pos !== n * len) return null;
+    const buf = this.sink.buf;
+    const ends = this.ends?.a;
+    for (let k = 1; k < n; k++) {
+      if (ends && ends[k] !== (k + 1) * len) return null;
+      for (let i = 0, at = k * len; i < len; i++) if (buf[at + i] !== buf[i]) return null;
+    }
+    this.uniformEntry = Buffer.from(buf.subarray(0, len));
+    return this.uniformEntry;
+  }
+
+  private uniformAt = -1;
+  private uniformEntry: Buffer | null = null;
+
   writeRows(out: ByteSink, rows: Uint32Array): void {
     const src = this.sink.buf;
     const n = rows.length;
     const w = this.width;
+    const entry = n > 0 ? this.uniform() : null;
+    if (entry && entry.length > 0) {
+      out.ensure(n * entry.length);
+      out.buf.fill(entry, out.pos, out.pos + n * entry.length);
+      out.pos += n * entry.length;
+      return;
+    }
     if (w) {
       out.ensure(n * w);
       const buf = out.buf;
@@ -351,6 +384,14 @@ class LowCardinalityStringColumn implements ColumnBuilder {
     const idx = this.indexes.a;
     const buf = out.buf;
     let pos = out.pos;
+    let same = true;
+    for (let i = 1, len = this.indexes.length; i < len && same; i++) same = idx[i] === idx[0];
+    if (same && width === 0) {
+      // One value in every row (a service name most series share, say).
+      buf.fill(idx[0]!, pos, pos + n);
+      out.pos = pos + n;
+      return;
+    }
     if (width === 0) for (let i = 0; i < n; i++) buf[pos++] = idx[rows[i]!]!;
     else if (width === 1) for (let i = 0; i < n; i++, pos += 2) buf.writeUInt16LE(idx[rows[i]!]!, pos);
     else for (let i = 0; i < n; i++, pos += 4) buf.writeUInt32LE(idx[rows[i]!]!, pos);
@@ -502,6 +543,13 @@ abstract class OffsetsColumn implements ColumnBuilder {
     const n = rows.length;
     const offs = this.offsets.a;
     out.ensure(n * 8);
+    if (this.children[0]!.length === 0) {
+      // Every row empty (no scope attributes, no exemplars): zero offsets, empty elements.
+      out.buf.fill(0, out.pos, out.pos + n * 8);
+      out.pos += n * 8;
+      for (const c of this.children) c.writeRows(out, new Uint32Array(0));
+      return;
+    }
     const buf = out.buf;
     let pos = out.pos;
     let total = 0;

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBus } from '../../core/bus/memory.ts';
+
+describe('in-process bus linger', () => {
+  it('hands a partition over once enough records wait, never more than that many', async () => {
+    const bus = new MemoryBus({ defaultPartitions: 1, highWater: 1000 });
+    const batches: number[][] = [];
+    const sub = await bus.subscribe<number>({
+      group: 'bulk',
+      topics: ['t'],
+      // Long enough that only the record count can release the first batches.
+      linger: { records: 7, ms: 60_000 },
+      handler: async (batch) => {
+        batches.push(batch.messages.map((m) => m.value));
+      },
+    });
+    // Packs of 3 records: 6 records wait, fewer than 7, so nothing is delivered yet.
+    await bus.publish('t', [
+      { key: null, value: 0, count: 3 },
+      { key: null, value: 1, count: 3 },
+    ]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(batches).toEqual([]);
+    // 12 records: delivered as whole messages of at most 7 records, and at least one message.
+    await bus.publish('t', [
+      { key: null, value: 2, count: 3 },
+      { key: null, value: 3, count: 3 },
+      { key: null, value: 4, count: 20 },
+    ]);
+    for (let i = 0; i < 100 && batches.flat().length < 5; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toEqual([[0, 1], [2, 3], [4]]);
+    await sub.close();
+    await bus.close();
+  });
+
+  it('hands over a partial batch once its oldest record is `ms` old', async () => {
+    const bus = new MemoryBus({ defaultPartitions: 1 });
+    const delivered: { value: number; afterMs: number }[] = [];
+    let published = 0;
+    const sub = await bus.subscribe<number>({
+      group: 'bulk',
+      topics: ['t'],
+      linger: { records: 1000, ms: 300 },
+      handler: async (batch) => {
+        for (const m of batch.messages) delivered.push({ value: m.value, afterMs: Date.now() - published });
+      },
+    });
+    published = Date.now();
+    await bus.publish('t', [
+      { key: null, value: 1 },
+      { key: null, value: 2 },
+    ]);
+    for (let i = 0; i < 200 && delivered.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(delivered.map((d) => d.value)).toEqual([1, 2]);
+    // Not before the linger time (a lower bound: a slow machine only makes it later).
+    expect(Math.min(...delivered.map((d) => d.afterMs))).toBeGreaterThanOrEqual(290);
+    await sub.close();
+    await bus.close();
+  });
+
+  it('never lingers for more records than publishers may queue', async () => {
+    // highWater 10: publishers wait at 10 records behind, so 5 records are a batch.
+    const bus = new MemoryBus({ defaultPartitions: 1, highWater: 10, publishTimeoutMs: 5_000 });
+    let handled = 0;
+    const sub = await bus.subscribe<number>({
+      group: 'bulk',
+      topics: ['t'],
+      linger: { records: 1_000_000, ms: 60_000 },
+      handler: async (batch) => {
+        handled += batch.messages.length;
+      },
+    });
+    for (let i = 0; i < 30; i++) await bus.publish('t', [{ key: null, value: i }]);
+    for (let i = 0; i < 100 && handled < 30; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(handled).toBe(30);
+    await sub.close();
+    await bus.close();
+  });
+});
