@@ -189,7 +189,11 @@ class PlainColumn implements ColumnBuilder {
     this.sink.pos = this.end(n);
     this.count = n;
     if (this.ends) this.ends.length = n;
-    this.uniformAt = -1;
+    this.uniformUpTo = Math.min(this.uniformUpTo, n);
+    if (n === 0) {
+      this.uniformEntry = null;
+      this.mixed = false;
+    }
   }
 
   repeat(from: number, to: number): void {
@@ -223,28 +227,33 @@ class PlainColumn implements ColumnBuilder {
 
   /**
    * The bytes of entry 0 when every entry has them (a head column that is the same for every
-   * series, e.g. an empty scope name), else undefined. Checked once per block, at write time:
-   * group columns hold one entry per series, so this is a scan of few entries.
+   * series, e.g. an empty scope name), else null. Checked at write time, from where the last
+   * check ended: group columns only grow, and hold one entry per series.
    */
   private uniform(): Buffer | null {
-    if (this.uniformAt === this.count) return this.uniformEntry;
-    this.uniformAt = this.count;
-    this.uniformEntry = null;
     const n = this.count;
+    if (this.mixed || n === 0) return null;
     const len = this.end(1);
-    if (n === 0 || this.sink.pos !== n * len) return null;
     const buf = this.sink.buf;
     const ends = this.ends?.a;
-    for (let k = 1; k < n; k++) {
-      if (ends && ends[k] !== (k + 1) * len) return null;
-      for (let i = 0, at = k * len; i < len; i++) if (buf[at + i] !== buf[i]) return null;
+    for (let k = Math.max(1, this.uniformUpTo); k < n; k++) {
+      const at = k * len;
+      let same = ends === undefined || ends[k] === at + len;
+      for (let i = 0; same && i < len; i++) same = buf[at + i] === buf[i];
+      if (!same) {
+        this.mixed = true;
+        return null;
+      }
     }
-    this.uniformEntry = Buffer.from(buf.subarray(0, len));
+    this.uniformUpTo = n;
+    this.uniformEntry ??= Buffer.from(buf.subarray(0, len));
     return this.uniformEntry;
   }
 
-  private uniformAt = -1;
+  /** Entries [0, uniformUpTo) are known to equal entry 0 (uniformEntry); mixed: they do not. */
+  private uniformUpTo = 0;
   private uniformEntry: Buffer | null = null;
+  private mixed = false;
 
   writeRows(out: ByteSink, rows: Uint32Array): void {
     const src = this.sink.buf;
@@ -348,7 +357,13 @@ class LowCardinalityStringColumn implements ColumnBuilder {
 
   truncate(n: number): void {
     this.indexes.length = n;
+    this.sameUpTo = Math.min(this.sameUpTo, n);
+    if (n === 0) this.mixed = false;
   }
+
+  /** Indexes [0, sameUpTo) are known to be equal unless mixed (see PlainColumn.uniform). */
+  private sameUpTo = 0;
+  private mixed = false;
 
   repeat(from: number, to: number): void {
     const idx = this.indexes;
@@ -384,9 +399,12 @@ class LowCardinalityStringColumn implements ColumnBuilder {
     const idx = this.indexes.a;
     const buf = out.buf;
     let pos = out.pos;
-    let same = true;
-    for (let i = 1, len = this.indexes.length; i < len && same; i++) same = idx[i] === idx[0];
-    if (same && width === 0) {
+    if (!this.mixed) {
+      const len = this.indexes.length;
+      for (let i = Math.max(1, this.sameUpTo); i < len && !this.mixed; i++) this.mixed = idx[i] !== idx[0];
+      this.sameUpTo = len;
+    }
+    if (!this.mixed && width === 0) {
       // One value in every row (a service name most series share, say).
       buf.fill(idx[0]!, pos, pos + n);
       out.pos = pos + n;
@@ -879,55 +897,79 @@ interface RowCode<R> {
   appendRest?: RowAppender<R>;
 }
 
+/** Group entries a store takes before the next batch starts a new one (memory bound). */
+const MAX_GROUP_ENTRIES = 262_144;
+
 /**
- * Group columns (EncoderColumn.group) hold one entry per group and batch, the group's first
- * row; `source` names, per row, the entry its group columns are read from when a block is
- * written. A later row of a group thus costs its own columns only.
+ * The group columns' entries, shared by every batch of one compiled encoder and only ever
+ * appended to, so a series' head is encoded once per store, not once per batch: a block holds
+ * the store and, per row, the entry to gather. A full store is replaced when a batch starts
+ * (blocks still holding the old one keep it alive until they are written).
+ */
+class GroupStore {
+  /** Per plan column: its store builder (group columns) or undefined. */
+  readonly columns: (ColumnBuilder | undefined)[];
+  entries = 0;
+  /** The entry of each group met. */
+  readonly groups = new WeakMap<object, number>();
+
+  constructor(plan: readonly ColumnPlan<unknown>[]) {
+    this.columns = plan.map((p) => (p.group ? p.make() : undefined));
+  }
+
+  /** Encoded bytes of the group columns per entry, on average. */
+  bytesPerEntry(): number {
+    if (this.entries === 0) return 0;
+    let b = 0;
+    for (const c of this.columns) if (c) b += c.bytes();
+    return b / this.entries;
+  }
+}
+
+/**
+ * Rows are appended to per-column builders. Group columns (EncoderColumn.group) live in a
+ * GroupStore instead: a row whose group was met before appends only its own columns and the
+ * group's entry number, and its group values are gathered from the store when a block is
+ * written.
  */
 export class NativeEncoder<R> {
   private columns: ColumnBuilder[];
   private count = 0;
   private offered = 0;
   private readonly failure: { error: unknown } = { error: undefined };
-  /** Per row, its entry in the group columns (only with group columns). */
+  /** With group columns: the store, and per row its entry there. */
+  private store: GroupStore | undefined;
   private source: Uint32List | undefined;
-  /** Entries in the group columns. */
-  private entries = 0;
-  /** The group-column entry of each group met in the current columns. */
-  private groups: WeakMap<object, number> | undefined;
 
   constructor(
     private readonly plan: readonly ColumnPlan<R>[],
     private readonly code: RowCode<R>,
+    /** The compiled encoder's current store (replaced there when full). */
+    private readonly currentStore?: () => GroupStore,
   ) {
-    this.columns = plan.map((p) => p.make());
-    this.reset();
+    this.columns = this.start();
   }
 
-  private reset(): void {
+  /** Fresh columns for a new batch (group columns: the current store's). */
+  private start(): ColumnBuilder[] {
     this.count = 0;
     this.offered = 0;
-    this.entries = 0;
-    if (this.code.appendRest) {
-      this.source = new Uint32List();
-      this.groups = new WeakMap();
-    }
+    if (!this.currentStore) return this.plan.map((p) => p.make());
+    const store = (this.store = this.currentStore());
+    this.source = new Uint32List();
+    return this.plan.map((p, i) => store.columns[i] ?? p.make());
   }
 
   get rows(): number {
     return this.count;
   }
 
-  /** Encoded size so far; group columns are counted as if every row had its own entry. */
+  /** Encoded size so far; group columns at their average size per entry for every row. */
   get bytes(): number {
     let b = 0;
-    let g = 0;
     const cols = this.columns;
-    for (let i = 0; i < cols.length; i++) {
-      if (this.plan[i]!.group) g += cols[i]!.bytes();
-      else b += cols[i]!.bytes();
-    }
-    return g === 0 ? b : b + Math.ceil((g * this.count) / Math.max(1, this.entries));
+    for (let i = 0; i < cols.length; i++) if (!this.plan[i]!.group) b += cols[i]!.bytes();
+    return this.store ? b + Math.ceil(this.store.bytesPerEntry() * this.count) : b;
   }
 
   /**
@@ -938,27 +980,27 @@ export class NativeEncoder<R> {
   append(row: R, group?: object): Rejection | undefined {
     const index = this.offered++;
     const cols = this.columns;
-    const source = this.source;
-    if (source === undefined) {
+    const store = this.store;
+    if (store === undefined) {
       const i = this.code.appendRow(cols, row, this.failure);
       if (i >= 0) return this.reject(index, i);
       this.count++;
       return undefined;
     }
     if (group !== undefined) {
-      const entry = this.groups!.get(group);
+      const entry = store.groups.get(group);
       if (entry !== undefined) {
         const i = this.code.appendRest!(cols, row, this.failure);
         if (i >= 0) return this.reject(index, i);
-        source.push(entry);
+        this.source!.push(entry);
         this.count++;
         return undefined;
       }
     }
     const i = this.code.appendRow(cols, row, this.failure);
     if (i >= 0) return this.reject(index, i);
-    if (group !== undefined) this.groups!.set(group, this.entries);
-    source.push(this.entries++);
+    if (group !== undefined) store.groups.set(group, store.entries);
+    this.source!.push(store.entries++);
     this.count++;
     return undefined;
   }
@@ -969,7 +1011,7 @@ export class NativeEncoder<R> {
     const err = this.failure.error;
     this.failure.error = undefined;
     for (let j = 0; j <= i && j < cols.length; j++) {
-      const n = this.source && this.plan[j]!.group ? this.entries : this.count;
+      const n = this.store && this.plan[j]!.group ? this.store.entries : this.count;
       if (cols[j]!.length !== n) cols[j]!.truncate(n);
     }
     return { row: index, column: this.plan[i]?.name ?? '?', ...describeError(err) };
@@ -982,8 +1024,7 @@ export class NativeEncoder<R> {
     const bytes = this.bytes;
     const plan = this.plan;
     const source = this.source;
-    this.columns = plan.map((p) => p.make());
-    this.reset();
+    this.columns = this.start();
     return {
       rows,
       bytes,
@@ -1040,6 +1081,18 @@ export function compileNativeEncoder<R = Record<string, unknown>>(
     };
   });
   const code: RowCode<R> = { appendRow: generateAppender(plan) };
-  if (plan.some((p) => p.group)) code.appendRest = generateAppender(plan, true);
-  return { columns: plan.map((p) => p.name), create: () => new NativeEncoder<R>(plan, code) };
+  let currentStore: (() => GroupStore) | undefined;
+  if (plan.some((p) => p.group)) {
+    code.appendRest = generateAppender(plan, true);
+    let store = new GroupStore(plan as readonly ColumnPlan<unknown>[]);
+    currentStore = () => {
+      if (store.entries >= (options.maxGroupEntries ?? MAX_GROUP_ENTRIES))
+        store = new GroupStore(plan as readonly ColumnPlan<unknown>[]);
+      return store;
+    };
+  }
+  return {
+    columns: plan.map((p) => p.name),
+    create: () => new NativeEncoder<R>(plan, code, currentStore),
+  };
 }

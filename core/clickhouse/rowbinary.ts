@@ -73,6 +73,8 @@ export interface FieldCodec {
 export interface CompileOptions {
   /** Write Map entries in key order so equal maps are equal (and hash equal) in ClickHouse. */
   sortMapKeys?: boolean;
+  /** Native: group entries kept before a new batch starts a new store (default 262,144). */
+  maxGroupEntries?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
