@@ -19,16 +19,21 @@ export interface MetricSamples {
    */
   heads: MetricHead[];
   s?: number[];
-  t: number[];
-  v: number[];
+  /** Arrays as JSON carries them; Float64Arrays as sources build them in memory. */
+  t: Numbers;
+  v: Numbers;
 }
+
+export type Numbers = readonly number[] | Float64Array;
+
+const isNumbers = (x: unknown): x is Numbers => Array.isArray(x) || x instanceof Float64Array;
 
 /**
  * A pack as sources build it: one head reference per sample in memory, and as JSON (Kafka) the
  * compact form, each distinct head once plus an index per sample, so a series' labels are not
  * repeated for every sample on the wire.
  */
-export function packMetricSamples(heads: MetricHead[], t: number[], v: number[]): MetricSamples {
+export function packMetricSamples(heads: MetricHead[], t: Numbers, v: Numbers): MetricSamples {
   return new Pack(heads, t, v);
 }
 
@@ -37,8 +42,8 @@ class Pack implements MetricSamples {
 
   constructor(
     readonly heads: MetricHead[],
-    readonly t: number[],
-    readonly v: number[],
+    readonly t: Numbers,
+    readonly v: Numbers,
   ) {}
 
   toJSON(): MetricSamples {
@@ -53,7 +58,7 @@ class Pack implements MetricSamples {
       }
       return i;
     });
-    return { kind: this.kind, heads, s, t: this.t, v: this.v };
+    return { kind: this.kind, heads, s, t: Array.from(this.t), v: Array.from(this.v) };
   }
 }
 
@@ -69,7 +74,7 @@ export function isMetricSamples(v: unknown): v is MetricSamples {
  */
 export function packProblem(m: MetricSamples): string | undefined {
   const { heads, s, t, v } = m as Partial<MetricSamples>;
-  if (!Array.isArray(heads) || !Array.isArray(t) || !Array.isArray(v))
+  if (!Array.isArray(heads) || !isNumbers(t) || !isNumbers(v))
     return 'metric_samples pack without heads, t and v arrays';
   const n = s === undefined ? heads.length : Array.isArray(s) ? s.length : -1;
   if (n < 0) return 'metric_samples pack with an s that is not an array';
@@ -79,7 +84,7 @@ export function packProblem(m: MetricSamples): string | undefined {
     return 'metric_samples pack with a head that is not an object';
   if (s && !s.every((i) => Number.isInteger(i) && i >= 0 && i < heads.length))
     return 'metric_samples pack with an s index outside heads';
-  if (!t.every((x) => typeof x === 'number' && Number.isFinite(x)))
+  if (!(t as readonly unknown[]).every((x) => typeof x === 'number' && Number.isFinite(x)))
     return 'metric_samples pack with a time that is not a number of milliseconds';
   return undefined;
 }

@@ -65,11 +65,13 @@ async function send(from: number, to: number, at?: Map<number, number>) {
 /** The same points packed into one message, as remote_write publishes them. */
 async function sendPacked(from: number, to: number, at?: Map<number, number>) {
   const { timeUnixNano: _t, value: _v, ...head } = point(from);
-  const pack: MetricSamples = { kind: 'metric_samples', heads: [], t: [], v: [] };
+  const t: number[] = [];
+  const v: number[] = [];
+  const pack: MetricSamples = { kind: 'metric_samples', heads: [], t, v };
   for (let i = from; i < to; i++) {
     pack.heads.push(head);
-    pack.t.push(T0 + i * STEP);
-    pack.v.push(at?.get(i) ?? value(i));
+    t.push(T0 + i * STEP);
+    v.push(at?.get(i) ?? value(i));
   }
   await rt.bus.publish(TOPICS.metrics, [{ key: 'orders|queue_depth', value: pack }]);
 }
