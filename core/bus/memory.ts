@@ -278,6 +278,8 @@ export class MemoryBus implements Bus {
 
 class MemorySubscription {
   private stopping = false;
+  /** Closing a lingering subscription: no lingering, one more pass, no redelivery. */
+  private closing = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
@@ -319,7 +321,8 @@ class MemorySubscription {
           if (linger) {
             const before = countBefore(log, from);
             const oldest = log.messages[from - log.base]!.timestamp;
-            if (countBefore(log, end) - before < lingerRecords && Date.now() - oldest < linger.ms) {
+            const young = Date.now() - oldest < linger.ms;
+            if (!this.closing && countBefore(log, end) - before < lingerRecords && young) {
               due = Math.min(due, oldest + linger.ms);
               continue;
             }
@@ -331,7 +334,7 @@ class MemorySubscription {
             partition: p,
             messages,
             heartbeat: async () => {},
-            isStale: () => this.stopping,
+            isStale: () => this.stopping || this.closing,
           };
           try {
             await this.options.handler(batch);
@@ -339,11 +342,14 @@ class MemorySubscription {
             didWork = true;
           } catch (err) {
             this.opts.onHandlerError?.(err, name, p);
+            if (this.closing) return;
             // Redeliver the same batch after a pause: at-least-once.
             await this.sleep(this.opts.retryDelayMs);
           }
         }
       }
+      // Closing: what the linger held back has been handed over (once; a failure ends it).
+      if (this.closing && !didWork) return;
       if (!didWork && !this.stopping) {
         const wait = Math.max(1, Math.min(1000, due - Date.now()));
         await new Promise<void>((resolve) => {
@@ -366,8 +372,13 @@ class MemorySubscription {
   }
 
   async close(): Promise<void> {
-    this.stopping = true;
+    // A lingering subscription hands over what it held back before it stops: records a
+    // publisher saw accepted must not wait out a linger that will never end. Batches handed
+    // over now are stale from the start (their handler does not wait, and retries nothing).
+    if (this.options.linger) this.closing = true;
+    else this.stopping = true;
     this.wake?.();
     await this.loop;
+    this.stopping = true;
   }
 }

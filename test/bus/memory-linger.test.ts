@@ -58,6 +58,51 @@ describe('in-process bus linger', () => {
     await bus.close();
   });
 
+  it('hands over what it held back when closed, once, with the batch already stale', async () => {
+    const bus = new MemoryBus({ defaultPartitions: 1, retryDelayMs: 10 });
+    const handled: number[] = [];
+    let stale: boolean | undefined;
+    const sub = await bus.subscribe<number>({
+      group: 'bulk',
+      topics: ['t'],
+      linger: { records: 1000, ms: 60_000 },
+      handler: async (batch) => {
+        stale = batch.isStale();
+        handled.push(...batch.messages.map((m) => m.value));
+      },
+    });
+    await bus.publish(
+      't',
+      [1, 2, 3].map((value) => ({ key: null, value })),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(handled).toEqual([]);
+    await sub.close();
+    expect(handled).toEqual([1, 2, 3]);
+    expect(stale).toBe(true);
+    expect((await bus.lag('bulk', 't'))[0]!.lag).toBe(0);
+
+    // A handler that fails while closing is not retried: close() still returns.
+    let calls = 0;
+    const failing = await bus.subscribe<number>({
+      group: 'failing',
+      topics: ['u'],
+      linger: { records: 1000, ms: 60_000 },
+      handler: async () => {
+        calls++;
+        throw new Error('ClickHouse is down');
+      },
+    });
+    await bus.publish(
+      'u',
+      [1, 2, 3].map((value) => ({ key: null, value })),
+    );
+    await failing.close();
+    expect(calls).toBe(1);
+    expect((await bus.lag('failing', 'u'))[0]!.lag).toBe(3);
+    await bus.close();
+  });
+
   it('never lingers for more records than publishers may queue', async () => {
     // highWater 10: publishers wait at 10 records behind, so 5 records are a batch.
     const bus = new MemoryBus({ defaultPartitions: 1, highWater: 10, publishTimeoutMs: 5_000 });
