@@ -99,8 +99,15 @@ export function expandMetricSamples(
 ): void {
   const { heads, s, t, v } = m;
   const n = Math.min(s ? s.length : heads.length, t.length, v.length);
+  // The samples of one scrape share its timestamp: one string for a run of equal times.
+  let lastMs = NaN;
+  let lastText = '';
   for (let i = 0; i < n; i++) {
     const h = s ? heads[s[i]!]! : heads[i]!;
+    if (t[i] !== lastMs) {
+      lastMs = t[i]!;
+      lastText = `${lastMs}000000`;
+    }
     // An object literal of one shape for every sample (a spread would copy a dictionary).
     each(
       {
@@ -114,7 +121,7 @@ export function expandMetricSamples(
         monotonic: h.monotonic,
         scope: h.scope,
         startTimeUnixNano: h.startTimeUnixNano,
-        timeUnixNano: `${t[i]!}000000`,
+        timeUnixNano: lastText,
         value: v[i]!,
       },
       h,
