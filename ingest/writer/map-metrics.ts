@@ -195,7 +195,8 @@ const PER_SAMPLE = new Set(['TimeUnix', 'Value']);
 
 /**
  * Marks every other column as a function of the head, which the writer gets as the group of
- * each expanded sample: a series' head is then encoded once per batch, its later samples copy it.
+ * each expanded sample: the Native encoder then encodes a series' head once into its group store
+ * and a later sample of the series adds only its time and value.
  */
 function byHead(target: TableTarget<MetricPoint>): TableTarget<MetricPoint> {
   return {

@@ -15,7 +15,7 @@ export interface MappedColumn<R> {
   ifExists?: boolean;
   /**
    * The value depends only on the record's group (what `expand` hands out beside it), so the
-   * encoder copies it from an earlier row of the group instead of reading it again.
+   * encoder encodes it once per group and reuses that for the group's other rows.
    */
   group?: boolean;
 }
