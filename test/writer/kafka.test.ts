@@ -54,6 +54,23 @@ async function stored(from: number, to: number): Promise<{ rows: number; distinc
   return r!;
 }
 
+/** A writer in `group` on `bus`, stopped after the test; with its counters. */
+async function writerOn(bus: KafkaBus, group: string, mappings: ReturnType<typeof testTopics>['mappings']) {
+  const counters = new WriterCounters();
+  const writer = await startWriter({
+    bus,
+    clickhouse: db.client,
+    database: db.database,
+    config,
+    group,
+    mappings,
+    events: counters,
+    log: quiet,
+  });
+  cleanup.push(() => writer.stop());
+  return { writer, counters };
+}
+
 async function lag(bus: KafkaBus, group: string, topic: string): Promise<number> {
   return (await bus.lag(group, topic)).reduce((sum, p) => sum + p.lag, 0);
 }
@@ -71,21 +88,7 @@ describe('writer on Kafka', () => {
     const n = 100_000;
     await publish(bus, topics.metrics, 0, n);
 
-    const start = async () => {
-      const counters = new WriterCounters();
-      const writer = await startWriter({
-        bus,
-        clickhouse: db.client,
-        database: db.database,
-        config,
-        group,
-        mappings,
-        events: counters,
-        log: quiet,
-      });
-      cleanup.push(() => writer.stop());
-      return { writer, counters };
-    };
+    const start = () => writerOn(bus, group, mappings);
 
     const first = await start();
     await waitFor(
@@ -143,18 +146,7 @@ describe('writer on Kafka', () => {
       topics.metrics,
       [...byPartition.values()].map((g) => ({ key: g.key, value: packMetricSamples(g.h, g.t, g.v) })),
     );
-    const counters = new WriterCounters();
-    const writer = await startWriter({
-      bus,
-      clickhouse: db.client,
-      database: db.database,
-      config,
-      group,
-      mappings,
-      events: counters,
-      log: quiet,
-    });
-    cleanup.push(() => writer.stop());
+    await writerOn(bus, group, mappings);
     await waitFor(async () => (await lag(bus, group, topics.metrics)) === 0, 'the packs committed');
     const [r] = await db.rows<{ rows: number; series: number; nan: number; inf: number; total: number }>(
       `SELECT count() AS rows, uniqExact(Attributes['series']) AS series, countIf(isNaN(Value)) AS nan,

@@ -32,18 +32,19 @@ async function withWriter<T>(
   bus: MemoryBus,
   mappings: ReturnType<typeof testTopics>['mappings'],
   fn: (w: Writer, counters: WriterCounters) => Promise<T>,
-  extra: { tokenScope?: string; group?: string } = {},
+  extra: { tokenScope?: string; group?: string; config?: Partial<typeof config> } = {},
 ): Promise<T> {
   const counters = new WriterCounters();
+  const { config: overrides, ...rest } = extra;
   const writer = await startWriter({
     bus,
     clickhouse: db.client,
     database: db.database,
-    config,
+    config: { ...config, ...overrides },
     mappings,
     events: counters,
     log: quiet,
-    ...extra,
+    ...rest,
   });
   try {
     return await fn(writer, counters);
@@ -56,34 +57,33 @@ describe('writer on the in-process bus', () => {
   it('writes the records the bus held back for a whole batch when it is stopped', async () => {
     const bus = new MemoryBus({ defaultPartitions: 2 });
     const { topics, mappings } = testTopics();
-    // Far fewer records than a batch, and an age that never comes: only stop() hands them over.
-    const writer = await startWriter({
-      bus,
-      clickhouse: db.client,
-      database: db.database,
-      config: { ...config, maxAgeMs: 600_000 },
-      mappings,
-      log: quiet,
-    });
     const body = `held back ${Date.now()}`;
-    await bus.publish(
-      topics.logs,
-      Array.from({ length: 50 }, (_, i) => ({
-        key: `svc-${i % 5}`,
-        // A service of its own: other tests here count the checkout service's rows.
-        value: {
-          ...logRecord(i),
-          body: `${body} ${i}`,
-          serviceName: 'held-back',
-          resource: { 'service.name': 'held-back' },
-        },
-      })),
+    const count = () => db.scalar(`SELECT count() FROM otel_logs WHERE startsWith(Body, '${body}')`);
+    // Far fewer records than a batch, and an age that never comes: only stop() hands them over.
+    await withWriter(
+      bus,
+      mappings,
+      async () => {
+        await bus.publish(
+          topics.logs,
+          Array.from({ length: 50 }, (_, i) => ({
+            key: `svc-${i % 5}`,
+            // A service of its own: other tests here count the checkout service's rows.
+            value: {
+              ...logRecord(i),
+              body: `${body} ${i}`,
+              serviceName: 'held-back',
+              resource: { 'service.name': 'held-back' },
+            },
+          })),
+        );
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await count()).toBe(0);
+      },
+      { config: { maxAgeMs: 600_000 } },
     );
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await db.scalar(`SELECT count() FROM otel_logs WHERE startsWith(Body, '${body}')`)).toBe(0);
-    await writer.stop();
     await bus.close();
-    expect(await db.scalar(`SELECT count() FROM otel_logs WHERE startsWith(Body, '${body}')`)).toBe(50);
+    expect(await count()).toBe(50);
   });
 
   it('writes 100k metric points exactly once, each type into its OTel table', async () => {
