@@ -906,14 +906,14 @@ const MAX_GROUP_ENTRIES = 262_144;
  * the store and, per row, the entry to gather. A full store is replaced when a batch starts
  * (blocks still holding the old one keep it alive until they are written).
  */
-class GroupStore {
+class GroupStore<R> {
   /** Per plan column: its store builder (group columns) or undefined. */
   readonly columns: (ColumnBuilder | undefined)[];
   entries = 0;
   /** The entry of each group met. */
   readonly groups = new WeakMap<object, number>();
 
-  constructor(plan: readonly ColumnPlan<unknown>[]) {
+  constructor(plan: readonly ColumnPlan<R>[]) {
     this.columns = plan.map((p) => (p.group ? p.make() : undefined));
   }
 
@@ -938,14 +938,14 @@ export class NativeEncoder<R> {
   private offered = 0;
   private readonly failure: { error: unknown } = { error: undefined };
   /** With group columns: the store, and per row its entry there. */
-  private store: GroupStore | undefined;
+  private store: GroupStore<R> | undefined;
   private source: Uint32List | undefined;
 
   constructor(
     private readonly plan: readonly ColumnPlan<R>[],
     private readonly code: RowCode<R>,
     /** The compiled encoder's current store (replaced there when full). */
-    private readonly currentStore?: () => GroupStore,
+    private readonly currentStore?: () => GroupStore<R>,
   ) {
     this.columns = this.start();
   }
@@ -1081,13 +1081,12 @@ export function compileNativeEncoder<R = Record<string, unknown>>(
     };
   });
   const code: RowCode<R> = { appendRow: generateAppender(plan) };
-  let currentStore: (() => GroupStore) | undefined;
+  let currentStore: (() => GroupStore<R>) | undefined;
   if (plan.some((p) => p.group)) {
     code.appendRest = generateAppender(plan, true);
-    let store = new GroupStore(plan as readonly ColumnPlan<unknown>[]);
+    let store = new GroupStore(plan);
     currentStore = () => {
-      if (store.entries >= (options.maxGroupEntries ?? MAX_GROUP_ENTRIES))
-        store = new GroupStore(plan as readonly ColumnPlan<unknown>[]);
+      if (store.entries >= (options.maxGroupEntries ?? MAX_GROUP_ENTRIES)) store = new GroupStore(plan);
       return store;
     };
   }
