@@ -9,12 +9,13 @@
  *
  * ClickHouse: CLICKHOUSE_URL, else an embedded server in a temp directory; Kafka: KAFKA_BROKERS,
  * else a throwaway broker (test/support/kafka.ts). Each (workload, bus) runs in a child process
- * so its peak RSS is its own (opsight and the sender together); the table is truncated between.
+ * so its peak RSS is its own; the table is truncated between. The data is sent by a process of
+ * its own (sender.ts), whose CPU time is reported apart from opsight's.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -29,6 +30,7 @@ import { startRuntime } from '../../core/runtime.ts';
 import { startIngestRole } from '../../ingest/role.ts';
 import { startKafka, type KafkaBroker } from '../../test/support/kafka.ts';
 import { minusMicros, processCpuMicros } from '../support/process-cpu.ts';
+import type { SenderInput, SenderResult } from './sender.ts';
 import { WORKLOADS } from './sources.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -61,6 +63,53 @@ interface PhaseResult {
   cpuMicros: number;
   /** CPU time of the ClickHouse server over the same span, µs (undefined when not ours). */
   serverCpuMicros?: number;
+  /** CPU time of the sender process while it sent, µs. */
+  senderCpuMicros: number;
+}
+
+interface Sender {
+  /** Hands the sender opsight's address; resolves once everything sent was answered. */
+  send(http: string): Promise<SenderResult>;
+  kill(): void;
+}
+
+/** Starts sender.ts and resolves once its data is prepared (before the clock starts). */
+function startSender(input: SenderInput): Promise<Sender> {
+  const proc = spawn(process.execPath, [...process.execArgv, join(dirname(self), 'sender.ts')], {
+    env: { ...process.env, BENCH_INGEST_SENDER: JSON.stringify(input) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  let buffered = '';
+  proc.stdout.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const exited = new Promise<never>((_, reject) =>
+    proc.once('exit', (code) => reject(new Error(`bench sender ${input.workload} exited with ${code}`))),
+  );
+  exited.catch(() => waiters.splice(0).forEach((w) => w()));
+  const nextLine = async (): Promise<string> => {
+    while (lines.length === 0) {
+      if (proc.exitCode !== null) await exited;
+      await Promise.race([new Promise<void>((r) => waiters.push(r)), exited]);
+    }
+    return lines.shift()!;
+  };
+  return nextLine().then((ready) => {
+    if (ready !== 'ready') throw new Error(`bench sender: expected ready, got ${ready}`);
+    return {
+      send: async (http) => {
+        proc.stdin.end(`${JSON.stringify({ http })}\n`);
+        return JSON.parse(await nextLine()) as SenderResult;
+      },
+      kill: () => proc.kill(),
+    };
+  });
 }
 
 async function count(client: ClickHouseClient, table: string): Promise<number> {
@@ -71,10 +120,12 @@ async function count(client: ClickHouseClient, table: string): Promise<number> {
 async function runPhase(input: PhaseInput): Promise<PhaseResult> {
   const dir = mkdtempSync(join(tmpdir(), 'opsight-bench-ingest-'));
   const client = createClient({ url: input.url, database: input.database });
+  let sender: Sender | undefined;
   try {
-    const workload = WORKLOADS[input.workload]!(input.rows, { series: input.series });
+    const options = { series: input.series };
+    const workload = WORKLOADS[input.workload]!(input.rows, options);
     const ctx = { http: '', syslogPort: await freePort(), dir };
-    await workload.prepare?.(ctx);
+    sender = await startSender({ workload: input.workload, rows: input.rows, options, ctx });
     const config = configSchema.parse({
       dataDir: dir,
       clickhouse: { url: input.url, database: input.database },
@@ -90,7 +141,7 @@ async function runPhase(input: PhaseInput): Promise<PhaseResult> {
     // CPU time is the figure that survives a loaded machine (wall time moves with other load).
     const cpu0 = process.cpuUsage();
     const server0 = processCpuMicros(input.serverPid);
-    await workload.send(ctx);
+    const sent = await sender.send(ctx.http);
     const acceptedSeconds = (performance.now() - started) / 1000;
     // Polled every 100 ms: each count() costs the server ~2 ms of CPU, which at 20 ms was a
     // tenth of the server CPU the phase is measured by.
@@ -101,8 +152,16 @@ async function runPhase(input: PhaseInput): Promise<PhaseResult> {
     const serverCpuMicros = minusMicros(processCpuMicros(input.serverPid), server0);
     const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     await rt.stop();
-    return { seconds, acceptedSeconds, rssMb, cpuMicros: cpu.user + cpu.system, serverCpuMicros };
+    return {
+      seconds,
+      acceptedSeconds,
+      rssMb,
+      cpuMicros: cpu.user + cpu.system,
+      serverCpuMicros,
+      senderCpuMicros: sent.cpuMicros,
+    };
   } finally {
+    sender?.kill();
     await client.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -214,8 +273,8 @@ async function main(): Promise<void> {
     });
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     lines.push(
-      `| source | bus | rows | rows/s end to end | CPU µs/row | ClickHouse CPU µs/row | ceiling rows/s | x bulk Native | x bulk RowBinary | accepted/s | opsight MB | ClickHouse MB |`,
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| source | bus | rows | rows/s end to end | CPU µs/row | ClickHouse CPU µs/row | ceiling rows/s | x bulk Native | x bulk RowBinary | accepted/s | opsight MB | ClickHouse MB | sender CPU µs/row |`,
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const w of workloads) {
       const table = WORKLOADS[w]!(rows).table;
@@ -254,12 +313,12 @@ async function main(): Promise<void> {
       for (const [bus, r] of Object.entries(results)) {
         const rate = rows / r.seconds;
         lines.push(
-          `| ${WORKLOADS[w]!(rows).name} | ${bus} | ${fmt(rows)} | ${fmt(rate)} | ${(r.cpuMicros / rows).toFixed(1)} | ${perRow(r.serverCpuMicros)} | ${ceiling(r.cpuMicros, r.serverCpuMicros)} | ${(rate / native.rowsPerSec).toFixed(2)} | ${(rate / rowBinary.rowsPerSec).toFixed(2)} | ${r.acceptedSeconds > 0.01 ? fmt(rows / r.acceptedSeconds) : '-'} | ${r.rssMb} | ${r.serverMb ?? '-'} |`,
+          `| ${WORKLOADS[w]!(rows).name} | ${bus} | ${fmt(rows)} | ${fmt(rate)} | ${(r.cpuMicros / rows).toFixed(1)} | ${perRow(r.serverCpuMicros)} | ${ceiling(r.cpuMicros, r.serverCpuMicros)} | ${(rate / native.rowsPerSec).toFixed(2)} | ${(rate / rowBinary.rowsPerSec).toFixed(2)} | ${r.acceptedSeconds > 0.01 ? fmt(rows / r.acceptedSeconds) : '-'} | ${r.rssMb} | ${r.serverMb ?? '-'} | ${perRow(r.senderCpuMicros)} |`,
         );
       }
       lines.push(
-        `| ClickHouse bulk into ${table}, Native (${native.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(native.rowsPerSec)} | | ${perRow(native.serverCpuMicros)} | ${ceiling(native.serverCpuMicros)} | 1.00 | ${(native.rowsPerSec / rowBinary.rowsPerSec).toFixed(2)} | | | |`,
-        `| ClickHouse bulk into ${table}, RowBinary (${rowBinary.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(rowBinary.rowsPerSec)} | | ${perRow(rowBinary.serverCpuMicros)} | ${ceiling(rowBinary.serverCpuMicros)} | ${(rowBinary.rowsPerSec / native.rowsPerSec).toFixed(2)} | 1.00 | | | |`,
+        `| ClickHouse bulk into ${table}, Native (${native.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(native.rowsPerSec)} | | ${perRow(native.serverCpuMicros)} | ${ceiling(native.serverCpuMicros)} | 1.00 | ${(native.rowsPerSec / rowBinary.rowsPerSec).toFixed(2)} | | | | |`,
+        `| ClickHouse bulk into ${table}, RowBinary (${rowBinary.mb.toFixed(0)} MB) | - | ${fmt(rows)} | ${fmt(rowBinary.rowsPerSec)} | | ${perRow(rowBinary.serverCpuMicros)} | ${ceiling(rowBinary.serverCpuMicros)} | ${(rowBinary.rowsPerSec / native.rowsPerSec).toFixed(2)} | 1.00 | | | | |`,
       );
       process.stderr.write(`${lines.slice(-buses.length - 2).join('\n')}\n`);
     }
