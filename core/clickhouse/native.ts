@@ -266,28 +266,27 @@ class PlainColumn implements ColumnBuilder {
       out.pos += n * entry.length;
       return;
     }
-    if (w) {
-      out.ensure(n * w);
-      const buf = out.buf;
-      let pos = out.pos;
-      for (let i = 0; i < n; i++) for (let a = rows[i]! * w, b = a + w; a < b; a++) buf[pos++] = src[a]!;
-      out.pos = pos;
-      return;
+    if (w) out.ensure(n * w);
+    else {
+      const ends = this.ends!.a;
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const r = rows[i]!;
+        total += ends[r]! - (r === 0 ? 0 : ends[r - 1]!);
+      }
+      out.ensure(total);
     }
-    const ends = this.ends!.a;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const r = rows[i]!;
-      total += ends[r]! - (r === 0 ? 0 : ends[r - 1]!);
-    }
-    out.ensure(total);
     const buf = out.buf;
     let pos = out.pos;
-    for (let i = 0; i < n; i++) {
-      const r = rows[i]!;
-      const a = r === 0 ? 0 : ends[r - 1]!;
-      const b = ends[r]!;
-      // Entries are mostly a few bytes: a loop beats Buffer.copy's per-call overhead.
+    // Rows come in runs of consecutive entries (a sender repeats its series in the same order,
+    // and a map's elements are consecutive): each run is one byte range of the sink.
+    for (let i = 0; i < n;) {
+      const first = rows[i]!;
+      let last = first;
+      for (i++; i < n && rows[i] === last + 1; i++) last++;
+      const a = this.end(first);
+      const b = this.end(last + 1);
+      // Ranges are mostly a few bytes: a loop beats Buffer.copy's per-call overhead.
       if (b - a <= 64) for (let k = a; k < b; k++) buf[pos++] = src[k]!;
       else {
         src.copy(buf, pos, a, b);

@@ -23,10 +23,12 @@ export interface Sample {
 
 export interface TimeSeries {
   /**
-   * The label bytes as a latin1 string when they are contiguous (Prometheus writes them so):
-   * a cache key under which the mapped series is kept, so a known series costs no decoding.
+   * Where the label fields lie in WriteRequest.raw when they are contiguous (Prometheus writes
+   * them so), else labelsStart is -1: a cache key under which the mapped series is kept, so a
+   * known series costs no decoding. No labels at all is the empty range.
    */
-  labelsKey: string | undefined;
+  labelsStart: number;
+  labelsEnd: number;
   /** Where the TimeSeries message lies in WriteRequest.raw; labelsOf() decodes from there. */
   start: number;
   end: number;
@@ -214,13 +216,9 @@ function readSeries(r: Reader, e: number): TimeSeries {
       r.pos = end(r);
     } else r.skipType(tag & 7);
   }
-  const labelsKey =
-    labelsStart < 0
-      ? ''
-      : contiguous
-        ? (r.buf as Buffer).toString('latin1', labelsStart, labelsEnd)
-        : undefined;
-  return done(r, e, { labelsKey, start, end: e, labels: undefined, samples, histograms });
+  if (labelsStart < 0) labelsStart = labelsEnd = start;
+  else if (!contiguous) labelsStart = -1;
+  return done(r, e, { labelsStart, labelsEnd, start, end: e, labels: undefined, samples, histograms });
 }
 
 function readMetadata(r: Reader, e: number): MetricMetadata {

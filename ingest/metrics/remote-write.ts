@@ -20,6 +20,7 @@ import {
   type TimeSeries,
   type WriteRequest,
 } from './prompb.ts';
+import { ByteRangeMap, hashRange } from './byte-range-map.ts';
 import { Packer } from './packer.ts';
 import { decodeRequestV2 } from './remote-write-v2-proto.ts';
 import { InvalidRequestV2, RequestMapperV2, type MappedV2 } from './remote-write-v2.ts';
@@ -181,7 +182,7 @@ const MAX_SERIES = 200_000;
 /** Decoded WriteRequests -> metric points; invalid series are reported, the rest kept. */
 export class RequestMapper {
   readonly metadata = new MetadataCache();
-  private series = new Map<string, Series>();
+  private series = new ByteRangeMap<Series>();
 
   /**
    * `partitions`: the metrics topic's partition count. Given, the samples are packed into one
@@ -207,10 +208,12 @@ export class RequestMapper {
         out.errors.push(`series ${text}: ${problem}`);
       }
     };
+    const raw = request.raw;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (const ts of request.timeseries) {
       const { samples, histograms } = ts;
       out.received += samples.length + histograms;
-      const series = this.lookup(request, ts);
+      const series = this.lookup(request, view, ts);
       if (series.problem) {
         out.rejectedSeries++;
         if (!ts.labels) labelsOrNone(request, ts);
@@ -260,14 +263,16 @@ export class RequestMapper {
     return out;
   }
 
-  private lookup(request: WriteRequest, ts: TimeSeries): Series {
-    const cacheKey = ts.labelsKey;
-    let series = cacheKey === undefined ? undefined : this.series.get(cacheKey);
+  /** `view` is over request.raw, where the label bytes are the key. */
+  private lookup(request: WriteRequest, view: DataView, ts: TimeSeries): Series {
+    const { labelsStart: start, labelsEnd: end } = ts;
+    const hash = start < 0 ? 0 : hashRange(view, start, end);
+    let series = start < 0 ? undefined : this.series.get(view, start, end, hash);
     if (!series) {
       series = this.build(request, ts);
-      if (cacheKey !== undefined) {
+      if (start >= 0) {
         if (this.series.size >= MAX_SERIES) this.series.clear();
-        this.series.set(cacheKey, series);
+        this.series.add(view, start, end, hash, series);
       }
     } else if (series.version !== this.metadata.version && !series.problem) {
       series.shape = this.metadata.shape(series.name);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import protobuf from 'protobufjs';
 import { compressSync } from 'snappy';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemoryBus } from '../../core/bus/memory.ts';
@@ -374,6 +375,58 @@ describe('samples packed per partition', () => {
         ) || String(a.timeUnixNano).localeCompare(String(b.timeUnixNano));
       expect(points.sort(order)).toEqual(one.records.map((r) => r.value as MetricPoint).sort(order));
     }
+  });
+});
+
+describe('the series cache', () => {
+  /** A TimeSeries written by hand: labels and samples in the given field order. */
+  function series(fields: ({ name: string; value: string } | number)[]): Uint8Array {
+    const w = protobuf.Writer.create();
+    for (const f of fields) {
+      if (typeof f === 'number') {
+        const s = protobuf.Writer.create().uint32(9).double(f).uint32(16).int64(1_700_000_000_000).finish();
+        w.uint32(18).bytes(s);
+      } else
+        w.uint32(10).bytes(
+          protobuf.Writer.create().uint32(10).string(f.name).uint32(18).string(f.value).finish(),
+        );
+    }
+    return w.finish();
+  }
+  const request = (all: Uint8Array[]) => {
+    const w = protobuf.Writer.create();
+    for (const ts of all) w.uint32(10).bytes(ts);
+    return compressSync(Buffer.from(w.finish()));
+  };
+  const l = (name: string, value: string) => ({ name, value });
+
+  it('maps a series met again as the first time, told apart from one a byte away, labels split or not', () => {
+    const a = [l('__name__', 'up'), l('job', 'node'), l('instance', 'h1:9100')];
+    const b = [l('__name__', 'up'), l('job', 'node'), l('instance', 'h2:9100')]; // one byte away
+    const first = request([series([...a, 1]), series([...b, 2]), series([a[0]!, 3, a[1]!, a[2]!])]);
+    // The same series again, elsewhere in the body, the split one now contiguous and vice versa.
+    const second = request([
+      series([l('__name__', 'other'), 4]),
+      series([...b, 5]),
+      series([...a, 6]),
+      series([b[0]!, 7, b[1]!, b[2]!]),
+      series([...a.slice(0, 2), 8]),
+    ]);
+    const cached = new RequestMapper();
+    for (const body of [first, second]) {
+      const got = cached.map(decodeWriteRequest(body, 1 << 20));
+      const fresh = new RequestMapper().map(decodeWriteRequest(body, 1 << 20));
+      expect(got.accepted).toBe(fresh.accepted);
+      expect(got.records.map((r) => r.value)).toEqual(fresh.records.map((r) => r.value));
+    }
+    const points = cached.map(decodeWriteRequest(second, 1 << 20)).records.map((r) => r.value as MetricPoint);
+    expect(points.map((p) => [p.value, p.resource?.['service.instance.id'] ?? null, p.name])).toEqual([
+      [4, null, 'other'],
+      [5, 'h2:9100', 'up'],
+      [6, 'h1:9100', 'up'],
+      [7, 'h2:9100', 'up'],
+      [8, null, 'up'],
+    ]);
   });
 });
 
