@@ -20,8 +20,14 @@ export const MEMORY_PARTITIONS = 1;
 export function createBus(config: Config): Bus {
   const { brokers, clientId, connectTimeoutMs } = config.kafka;
   if (brokers.length > 0) return new KafkaBus({ brokers, clientId, connectTimeoutMs });
-  return new MemoryBus({ defaultPartitions: MEMORY_PARTITIONS });
+  // Two writer batches may wait: one being inserted while the next one fills. Any less and
+  // the writer's linger (clamped to half of it) could never gather a whole batch.
+  const highWater = Math.max(MEMORY_HIGH_WATER, 2 * config.writer.maxRows);
+  return new MemoryBus({ defaultPartitions: MEMORY_PARTITIONS, highWater });
 }
+
+/** Records a consumer group of the in-process bus may be behind before publishers wait. */
+export const MEMORY_HIGH_WATER = 200_000;
 
 /** The opsight topics as configured (kafka.partitions is Kafka's), for bus.ensureTopics() at start. */
 export function topicSpecs(config: Config): TopicSpec[] {

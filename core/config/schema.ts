@@ -125,7 +125,7 @@ export const configSchema = z
     notify: notifyConfig,
     writer: z
       .object({
-        maxRows: z.number().int().positive().default(100_000),
+        maxRows: z.number().int().positive().default(250_000),
         maxBytes: z
           .number()
           .int()

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createBus } from '../../core/bus/index.ts';
 import { MemoryBus } from '../../core/bus/memory.ts';
+import { configSchema } from '../../core/config/schema.ts';
 
 describe('in-process bus linger', () => {
   it('hands a partition over once enough records wait, never more than that many', async () => {
@@ -118,6 +120,27 @@ describe('in-process bus linger', () => {
     for (let i = 0; i < 30; i++) await bus.publish('t', [{ key: null, value: i }]);
     for (let i = 0; i < 100 && handled < 30; i++) await new Promise((r) => setTimeout(r, 20));
     expect(handled).toBe(30);
+    await sub.close();
+    await bus.close();
+  });
+
+  it('is sized by the runtime so a writer can linger for a whole batch of writer.maxRows', async () => {
+    const maxRows = 300_000;
+    const bus = createBus(configSchema.parse({ writer: { maxRows } }));
+    const batches: number[] = [];
+    const sub = await bus.subscribe<number>({
+      group: 'writer',
+      topics: ['t'],
+      linger: { records: maxRows, ms: 60_000 },
+      handler: async (batch) => {
+        batches.push(batch.messages.length * 1000);
+      },
+    });
+    // Packs of 1,000 records: with the default high water (200k) publishers would wait at 200k
+    // behind and the linger be clamped to 100k records.
+    for (let i = 0; i < maxRows / 1000; i++) await bus.publish('t', [{ key: null, value: i, count: 1000 }]);
+    for (let i = 0; i < 100 && batches.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toEqual([maxRows]);
     await sub.close();
     await bus.close();
   });
