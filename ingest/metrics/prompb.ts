@@ -15,12 +15,6 @@ export interface Label {
   value: string;
 }
 
-export interface Sample {
-  value: number;
-  /** Unix milliseconds. */
-  timestamp: number;
-}
-
 export interface TimeSeries {
   /**
    * Where the label fields lie in WriteRequest.raw when they are contiguous (Prometheus writes
@@ -33,7 +27,9 @@ export interface TimeSeries {
   start: number;
   end: number;
   labels: Label[] | undefined;
-  samples: Sample[];
+  /** The series' samples: [sampleStart, sampleEnd) of WriteRequest.values and .timestamps. */
+  sampleStart: number;
+  sampleEnd: number;
   /** Native histograms: counted, not decoded (opsight stores no exponential histograms). */
   histograms: number;
 }
@@ -59,6 +55,13 @@ export interface MetricMetadata {
 
 export interface WriteRequest {
   timeseries: TimeSeries[];
+  /**
+   * Every series' sample values, back to back (no object per sample). A typed array: a plain
+   * array of doubles would canonicalise NaNs and lose the stale marker's payload.
+   */
+  values: Float64Array;
+  /** Their Unix milliseconds. */
+  timestamps: Float64Array;
   metadata: MetricMetadata[];
   /** The uncompressed protobuf bytes. */
   raw: Buffer;
@@ -174,7 +177,8 @@ function readLabel(r: Reader, e: number): Label {
   return done(r, e, { name, value });
 }
 
-function readSample(r: Reader, e: number): Sample {
+/** Appends the sample to out.values/out.timestamps. */
+function readSample(r: Reader, e: number, out: Samples): void {
   let value = 0;
   let timestamp = 0;
   while (r.pos < e) {
@@ -188,15 +192,35 @@ function readSample(r: Reader, e: number): Sample {
       timestamp = int64(r);
     } else r.skipType(tag & 7);
   }
-  return done(r, e, { value, timestamp });
+  done(r, e, undefined);
+  out.push(value, timestamp);
 }
 
-function readSeries(r: Reader, e: number): TimeSeries {
+/** Samples as they are read: typed arrays that double when full. */
+class Samples {
+  values = new Float64Array(1024);
+  timestamps = new Float64Array(1024);
+  length = 0;
+
+  push(value: number, timestamp: number): void {
+    if (this.length === this.values.length) {
+      const values = new Float64Array(this.length * 2);
+      values.set(this.values);
+      const timestamps = new Float64Array(this.length * 2);
+      timestamps.set(this.timestamps);
+      [this.values, this.timestamps] = [values, timestamps];
+    }
+    this.values[this.length] = value;
+    this.timestamps[this.length++] = timestamp;
+  }
+}
+
+function readSeries(r: Reader, e: number, out: Samples): TimeSeries {
   const start = r.pos;
+  const sampleStart = out.length;
   let labelsStart = -1;
   let labelsEnd = -1;
   let contiguous = true;
-  const samples: Sample[] = [];
   let histograms = 0;
   while (r.pos < e) {
     const at = r.pos;
@@ -209,7 +233,7 @@ function readSeries(r: Reader, e: number): TimeSeries {
       labelsEnd = r.pos = end(r);
     } else if (field === 2) {
       expectWire(tag, 2, 'TimeSeries.samples');
-      samples.push(readSample(r, end(r)));
+      readSample(r, end(r), out);
     } else if (field === 4) {
       expectWire(tag, 2, 'TimeSeries.histograms');
       histograms++;
@@ -218,7 +242,17 @@ function readSeries(r: Reader, e: number): TimeSeries {
   }
   if (labelsStart < 0) labelsStart = labelsEnd = start;
   else if (!contiguous) labelsStart = -1;
-  return done(r, e, { labelsStart, labelsEnd, start, end: e, labels: undefined, samples, histograms });
+  const sampleEnd = out.length;
+  return done(r, e, {
+    labelsStart,
+    labelsEnd,
+    start,
+    end: e,
+    labels: undefined,
+    sampleStart,
+    sampleEnd,
+    histograms,
+  });
 }
 
 function readMetadata(r: Reader, e: number): MetricMetadata {
@@ -254,19 +288,27 @@ export function readWriteRequest(raw: Buffer): WriteRequest {
   const r = protobuf.Reader.create(raw);
   const timeseries: TimeSeries[] = [];
   const metadata: MetricMetadata[] = [];
+  const samples = new Samples();
   while (r.pos < r.len) {
     const tag = r.uint32();
     const field = tag >>> 3;
     if (field === 0) throw new Error(`invalid field number 0 at offset ${r.pos}`);
     if (field === 1) {
       expectWire(tag, 2, 'WriteRequest.timeseries');
-      timeseries.push(readSeries(r, end(r)));
+      timeseries.push(readSeries(r, end(r), samples));
     } else if (field === 3) {
       expectWire(tag, 2, 'WriteRequest.metadata');
       metadata.push(readMetadata(r, end(r)));
     } else r.skipType(tag & 7);
   }
-  return { timeseries, metadata, raw };
+  const n = samples.length;
+  return {
+    timeseries,
+    metadata,
+    raw,
+    values: samples.values.subarray(0, n),
+    timestamps: samples.timestamps.subarray(0, n),
+  };
 }
 
 /** A series' labels, decoded on first use; a malformed label throws a DecodeError. */

@@ -208,16 +208,16 @@ export class RequestMapper {
         out.errors.push(`series ${text}: ${problem}`);
       }
     };
-    const raw = request.raw;
+    const { raw, values, timestamps } = request;
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (const ts of request.timeseries) {
-      const { samples, histograms } = ts;
-      out.received += samples.length + histograms;
+      const { sampleStart, sampleEnd, histograms } = ts;
+      out.received += sampleEnd - sampleStart + histograms;
       const series = this.lookup(request, view, ts);
       if (series.problem) {
         out.rejectedSeries++;
         if (!ts.labels) labelsOrNone(request, ts);
-        fail(ts, samples.length + histograms, series.problem);
+        fail(ts, sampleEnd - sampleStart + histograms, series.problem);
         continue;
       }
       if (histograms > 0) {
@@ -225,13 +225,14 @@ export class RequestMapper {
         fail(ts, histograms, 'native histograms are not supported (send classic histograms)');
       }
       const { name, resource, attributes, key, shape } = series;
-      for (const s of samples) {
-        if (isStaleMarker(s.value)) {
+      for (let i = sampleStart; i < sampleEnd; i++) {
+        const value = values[i]!;
+        if (isStaleMarker(value)) {
           out.staleMarkers++;
           out.received--;
           continue;
         }
-        const ms = s.timestamp;
+        const ms = timestamps[i]!;
         if (!(ms >= 0 && ms < MAX_MS)) {
           labelsOrNone(request, ts);
           fail(ts, 1, `sample timestamp ${ms} ms is outside 1970..2300`);
@@ -239,7 +240,7 @@ export class RequestMapper {
         }
         out.accepted++;
         if (packer) {
-          packer.add(series, ms, s.value);
+          packer.add(series, ms, value);
           continue;
         }
         out.records.push({
@@ -252,7 +253,7 @@ export class RequestMapper {
             resource,
             attributes,
             timeUnixNano: `${ms}000000`,
-            value: s.value,
+            value,
             temporality: shape.temporality,
             monotonic: shape.monotonic,
           },

@@ -314,7 +314,12 @@ describe('the WriteRequest reader', () => {
       };
       expect(got.metadata).toEqual(want.metadata);
       expect(got.timeseries.map((ts) => labelsOf(got, ts))).toEqual(want.timeseries.map((ts) => ts.labels));
-      expect(got.timeseries.map((ts) => ts.samples.map((x) => [x.value, x.timestamp]))).toEqual(
+      const samples = (ts: (typeof got.timeseries)[number]) =>
+        Array.from(got.values.subarray(ts.sampleStart, ts.sampleEnd), (v, i) => [
+          v,
+          got.timestamps[ts.sampleStart + i],
+        ]);
+      expect(got.timeseries.map(samples)).toEqual(
         want.timeseries.map((ts) => ts.samples.map((x) => [x.value, x.timestamp])),
       );
     }
