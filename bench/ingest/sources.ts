@@ -88,6 +88,33 @@ async function postAll(
  * `series` distinct label sets (50 metric names x hosts x CPUs), each sampled every 15 s of
  * simulated time, as Prometheus would send them; a request holds 2,000 samples in series order.
  */
+export function remoteWriteBodies(samples: number, series = 10_000, perRequest = 2000): Buffer[] {
+  const bodies: Buffer[] = [];
+  const t0 = BASE_MS;
+  for (let first = 0; first < samples; first += perRequest) {
+    const timeseries = [];
+    for (let i = first; i < Math.min(samples, first + perRequest); i++) {
+      const s = i % series;
+      timeseries.push({
+        labels: [
+          { name: '__name__', value: `node_metric_${s % 50}` },
+          { name: 'cpu', value: String(Math.floor(s / 50_000) % 64) },
+          { name: 'instance', value: `host-${Math.floor(s / 50) % 1000}:9100` },
+          { name: 'job', value: `job-${Math.floor(s / 50) % 5}` },
+          { name: 'mode', value: ['idle', 'user', 'system', 'iowait'][s % 4]! },
+        ],
+        samples: [{ value: i * 0.25, timestamp: t0 + Math.floor(i / series) * 15_000 }],
+      });
+    }
+    bodies.push(
+      compressSync(
+        Buffer.from(WriteRequestType.encode(WriteRequestType.fromObject({ timeseries })).finish()),
+      ),
+    );
+  }
+  return bodies;
+}
+
 export function remoteWrite(samples: number, series = 10_000, perRequest = 2000): Workload {
   let bodies: Buffer[] = [];
   return {
@@ -97,29 +124,7 @@ export function remoteWrite(samples: number, series = 10_000, perRequest = 2000)
     rows: samples,
     config: () => ({}),
     async prepare() {
-      bodies = [];
-      const t0 = BASE_MS;
-      for (let first = 0; first < samples; first += perRequest) {
-        const timeseries = [];
-        for (let i = first; i < Math.min(samples, first + perRequest); i++) {
-          const s = i % series;
-          timeseries.push({
-            labels: [
-              { name: '__name__', value: `node_metric_${s % 50}` },
-              { name: 'cpu', value: String(Math.floor(s / 50_000) % 64) },
-              { name: 'instance', value: `host-${Math.floor(s / 50) % 1000}:9100` },
-              { name: 'job', value: `job-${Math.floor(s / 50) % 5}` },
-              { name: 'mode', value: ['idle', 'user', 'system', 'iowait'][s % 4]! },
-            ],
-            samples: [{ value: i * 0.25, timestamp: t0 + Math.floor(i / series) * 15_000 }],
-          });
-        }
-        bodies.push(
-          compressSync(
-            Buffer.from(WriteRequestType.encode(WriteRequestType.fromObject({ timeseries })).finish()),
-          ),
-        );
-      }
+      bodies = remoteWriteBodies(samples, series, perRequest);
     },
     send: (ctx) =>
       postAll(
