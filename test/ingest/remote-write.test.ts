@@ -283,12 +283,13 @@ describe('the WriteRequest reader', () => {
     };
     for (let round = 0; round < 200; round++) {
       const request = {
-        timeseries: Array.from({ length: rand(5) }, () => ({
+        // The first request holds 2,100 samples: the reader's sample arrays grow twice.
+        timeseries: Array.from({ length: round === 0 ? 700 : rand(5) }, () => ({
           labels: Array.from({ length: rand(6) }, () => ({
             name: `n${rand(9)}ü`,
             value: `v${rand(1e6)}\u{1F600}`,
           })),
-          samples: Array.from({ length: rand(4) }, () => ({
+          samples: Array.from({ length: round === 0 ? 3 : rand(4) }, () => ({
             value: [rand(1e6) / 7, -rand(1e6), NaN, -Infinity][rand(4)],
             timestamp: rand(2 ** 30) * 1000 + rand(1000),
           })),
