@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import { KafkaBus } from './kafka.ts';
-import { MemoryBus } from './memory.ts';
+import { DEFAULT_HIGH_WATER, MemoryBus } from './memory.ts';
 import { ALL_TOPICS } from './topics.ts';
 import type { Bus, TopicSpec } from './types.ts';
 
@@ -22,12 +22,9 @@ export function createBus(config: Config): Bus {
   if (brokers.length > 0) return new KafkaBus({ brokers, clientId, connectTimeoutMs });
   // Two writer batches may wait: one being inserted while the next one fills. Any less and
   // the writer's linger (clamped to half of it) could never gather a whole batch.
-  const highWater = Math.max(MEMORY_HIGH_WATER, 2 * config.writer.maxRows);
+  const highWater = Math.max(DEFAULT_HIGH_WATER, 2 * config.writer.maxRows);
   return new MemoryBus({ defaultPartitions: MEMORY_PARTITIONS, highWater });
 }
-
-/** Records a consumer group of the in-process bus may be behind before publishers wait. */
-export const MEMORY_HIGH_WATER = 200_000;
 
 /** The opsight topics as configured (kafka.partitions is Kafka's), for bus.ensureTopics() at start. */
 export function topicSpecs(config: Config): TopicSpec[] {

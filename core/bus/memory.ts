@@ -65,6 +65,9 @@ interface Topic {
 /** Keys remembered per topic before the cache starts over. */
 const MAX_CACHED_KEYS = 100_000;
 
+/** Records a consumer group may be behind before publishers wait, unless configured. */
+export const DEFAULT_HIGH_WATER = 200_000;
+
 export interface MemoryBusOptions {
   defaultPartitions?: number;
   /** Records a group may be behind before publishers wait. */
@@ -88,7 +91,7 @@ export class MemoryBus implements Bus {
   constructor(options: MemoryBusOptions = {}) {
     this.opts = {
       defaultPartitions: 4,
-      highWater: 200_000,
+      highWater: DEFAULT_HIGH_WATER,
       retention: 100_000,
       retryDelayMs: 500,
       publishTimeoutMs: 30_000,
