@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
@@ -79,26 +80,13 @@ function startSender(input: SenderInput): Promise<Sender> {
     env: { ...process.env, BENCH_INGEST_SENDER: JSON.stringify(input) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
-  let buffered = '';
-  proc.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts);
-    waiters.splice(0).forEach((w) => w());
-  });
-  const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code) => reject(new Error(`bench sender ${input.workload} exited with ${code}`))),
-  );
-  exited.catch(() => waiters.splice(0).forEach((w) => w()));
+  // Ends when the sender does: a sender that dies says so instead of leaving the phase waiting.
+  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
   const nextLine = async (): Promise<string> => {
-    while (lines.length === 0) {
-      if (proc.exitCode !== null) await exited;
-      await Promise.race([new Promise<void>((r) => waiters.push(r)), exited]);
-    }
-    return lines.shift()!;
+    const next = await lines.next();
+    if (next.done)
+      throw new Error(`bench sender ${input.workload} stopped before answering (its stderr is above)`);
+    return next.value;
   };
   return nextLine().then((ready) => {
     if (ready !== 'ready') throw new Error(`bench sender: expected ready, got ${ready}`);
