@@ -56,7 +56,10 @@ export interface KafkaBusOptions {
   /** First redelivery delay after a handler failure; doubles up to maxRetryDelayMs. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
-  /** Longest fetch long-poll; also bounds how long close() waits for an idle consumer. */
+  /**
+   * Longest fetch long-poll (a subscription with a linger waits its linger.ms instead); also
+   * bounds how long close() waits for an idle consumer.
+   */
   maxWaitTimeMs?: number;
   /**
    * How soon the group hands a dead member's partitions to others (kafkajs default 30 s).
@@ -68,6 +71,7 @@ export interface KafkaBusOptions {
   logger?: Logger;
 }
 
+const MIB = 1024 * 1024;
 const MAX_SEND_BYTES = 900 * 1024;
 const MAX_CONNECT_DELAY_MS = 10_000;
 const DEFAULT_MAX_BATCH = 10_000;
@@ -496,11 +500,8 @@ class KafkaSubscription {
     for (let attempt = 1; !this.closing; attempt++) {
       const consumer = this.kafka.consumer({
         groupId: group,
-        maxWaitTimeInMs: this.opts.maxWaitTimeMs,
         sessionTimeout: this.opts.sessionTimeoutMs,
-        // Bigger fetches than kafkajs's 1 MB default: fewer round trips, ~30% more msgs/s.
-        maxBytesPerPartition: 4 * 1024 * 1024,
-        maxBytes: 32 * 1024 * 1024,
+        ...this.fetchSizes(),
       });
       this.consumer = consumer;
       consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -542,6 +543,27 @@ class KafkaSubscription {
         await this.pause(delay);
       }
     }
+  }
+
+  /**
+   * Bigger fetches than kafkajs's 1 MB default: fewer round trips, ~30% more msgs/s. With a
+   * linger the broker holds each fetch until `linger.bytes` are there or `linger.ms` passed,
+   * as the in-process bus holds a partition, so a writer inserts what arrived over a second
+   * rather than the few thousand rows of one round trip.
+   */
+  private fetchSizes() {
+    const linger = this.options.linger;
+    const perPartition = Math.max(4 * MIB, linger?.bytes ?? 0);
+    return {
+      minBytes: linger ? Math.max(1, linger.bytes ?? 0) : 1,
+      // kafkajs heartbeats between fetches only: a wait near the session timeout would cost
+      // the member its partitions.
+      maxWaitTimeInMs: linger
+        ? Math.min(linger.ms, Math.floor(this.opts.sessionTimeoutMs / 3))
+        : this.opts.maxWaitTimeMs,
+      maxBytesPerPartition: perPartition,
+      maxBytes: Math.max(32 * MIB, perPartition),
+    };
   }
 
   private async restart(): Promise<void> {

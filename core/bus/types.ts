@@ -49,9 +49,10 @@ export interface SubscribeOptions<T = unknown> {
    * `ms` old, and at most `records` records at a time (at least one message): what Kafka's
    * fetch.min.bytes and fetch.max.wait.ms do for a broker, so a consumer that inserts in bulk
    * gets whole batches rather than whatever arrived since its last call. The in-process bus
-   * honours it; Kafka fetches as its consumer is configured.
+   * counts records; Kafka counts bytes (`bytes`, its fetch.min.bytes) and waits at most `ms`
+   * (fetch.max.wait.ms), handing over up to `bytes` per partition at a time.
    */
-  linger?: { records: number; ms: number };
+  linger?: { records: number; ms: number; bytes?: number };
 }
 
 export interface Subscription {

@@ -153,9 +153,9 @@ export async function startWriter(options: WriterOptions): Promise<Writer> {
     fromBeginning: true,
     // Room for a few ClickHouse batches per call, so encoding overlaps inserting.
     maxBatchMessages: config.maxRows * 2,
-    // Whole batches from the in-process bus: inserts of maxRows rows cost ClickHouse a fraction
-    // per row of what the few thousand rows that arrive between two calls cost.
-    linger: { records: config.maxRows, ms: config.maxAgeMs },
+    // Whole batches from either bus: inserts of maxRows rows cost ClickHouse a fraction per row
+    // of what the few thousand rows that arrive between two calls cost.
+    linger: { records: config.maxRows, ms: config.maxAgeMs, bytes: config.maxBytes },
     handler: async (batch) => {
       const key = `${batch.topic}\u0000${batch.partition}`;
       let pw = partitions.get(key);

@@ -124,6 +124,37 @@ describe('KafkaBus', () => {
     });
   });
 
+  it('lingers as asked: the broker holds a fetch for linger.bytes or linger.ms, so small publishes arrive together', async () => {
+    const kafka = kafkaBus();
+    cleanup.push(() => kafka.close());
+    const topic = uid('t-linger');
+    await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+    /** Handler calls of a subscriber while five records are published 200 ms apart. */
+    const deliveries = async (linger?: { records: number; ms: number; bytes: number }) => {
+      const calls: number[] = [];
+      const sub = await kafka.subscribe({
+        group: uid('g'),
+        topics: [topic],
+        fromBeginning: false,
+        linger,
+        handler: async (batch) => void calls.push(batch.messages.length),
+      });
+      cleanup.push(() => sub.close());
+      await sleep(500); // past the group join's first (empty) fetch
+      for (let i = 0; i < 5; i++) {
+        await kafka.publish(topic, [{ key: 'k', value: { i } }]);
+        await sleep(200);
+      }
+      await waitFor(() => calls.reduce((a, b) => a + b, 0) === 5, 'five records');
+      await sub.close();
+      return calls.length;
+    };
+    // Without a linger each record is fetched as it comes; with one, far fewer bytes than asked
+    // arrive within the wait, and they are handed over once it ends.
+    expect(await deliveries()).toBeGreaterThanOrEqual(3);
+    expect(await deliveries({ records: 1_000_000, ms: 3000, bytes: 1024 * 1024 })).toBeLessThanOrEqual(2);
+  });
+
   it('serialises bigint values as decimal strings', async () => {
     expect(encodeValue({ t: 1_700_000_000_123_456_789n, n: 1 })!.toString()).toBe(
       '{"t":"1700000000123456789","n":1}',
