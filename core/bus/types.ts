@@ -16,7 +16,10 @@ export interface OutgoingRecord<T = unknown> {
 export interface BusMessage<T = unknown> {
   topic: string;
   partition: number;
-  /** Offsets are decimal strings, as in Kafka (int64). */
+  /**
+   * Offsets are decimal strings, as in Kafka (int64). Records that travelled packed in one Kafka
+   * message (core/bus/kafka.ts, PACK_BYTES) share its offset, so offsets never decrease.
+   */
   offset: string;
   key: string | null;
   value: T;
@@ -84,7 +87,7 @@ export interface Bus {
    */
   partitionCount?(topic: string): number | undefined;
   subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription>;
-  /** Messages published but not yet committed by the group, per partition. */
+  /** Messages published but not yet committed by the group, per partition (a pack is one). */
   lag(group: string, topic: string): Promise<PartitionLag[]>;
   /** Reachability for /readyz. */
   ping(): Promise<boolean>;

@@ -290,13 +290,16 @@ class PartitionWriter {
         current = range;
       }
       builder.add(m);
-      if (current) {
+      // The records of one Kafka pack share its offset: a batch ends between offsets, so that
+      // its recorded range, and a replay's re-cut, never split a pack.
+      const offsetEnds = i + 1 === msgs.length || msgs[i + 1]!.offset !== o;
+      if (offsetEnds && current) {
         if (compareOffsets(o, current.last) >= 0) {
           await flush(current);
           current = undefined;
           r++;
         }
-      } else if (builder.rows >= maxRows || builder.bytes >= maxBytes) {
+      } else if (offsetEnds && (builder.rows >= maxRows || builder.bytes >= maxBytes)) {
         await flush();
         busy = true;
       }

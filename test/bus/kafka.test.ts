@@ -25,6 +25,7 @@ const kafkaBus = (options: Partial<KafkaBusOptions> = {}) =>
   new KafkaBus({ brokers, retryDelayMs: 200, logger: quiet, ...options });
 
 busConformance('kafka', () => kafkaBus());
+busConformance('kafka, records packed', () => kafkaBus({ pack: () => true }), { packed: true });
 
 /** A logger that keeps its lines, to assert on what an operator would read. */
 function capture() {
@@ -153,6 +154,63 @@ describe('KafkaBus', () => {
     // arrive within the wait, and they are handed over once it ends.
     expect(await deliveries()).toBeGreaterThanOrEqual(3);
     expect(await deliveries({ records: 1_000_000, ms: 3000, bytes: 1024 * 1024 })).toBeLessThanOrEqual(2);
+  });
+
+  it('packs the records of one publish per partition and hands them over one by one, keys and order kept', async () => {
+    const kafka = kafkaBus({ pack: () => true });
+    cleanup.push(() => kafka.close());
+    const topic = uid('t-pack');
+    await kafka.ensureTopics([{ name: topic, partitions: 3 }]);
+    // 50 keys and some without one; values big enough for several packs per partition, one of
+    // them a NaN that needs the replacer, one null.
+    const sent = Array.from({ length: 3000 }, (_, i) => ({
+      key: i % 61 === 0 ? null : `key-${i % 50}`,
+      value: i === 7 ? null : { i, pad: 'x'.repeat(400), v: i === 9 ? NaN : i },
+    }));
+    await kafka.publish(topic, sent);
+    const got: { partition: number; offset: string; key: string | null; value: unknown }[] = [];
+    const calls: string[][] = [];
+    const sub = await kafka.subscribe({
+      group: uid('g'),
+      topics: [topic],
+      maxBatchMessages: 100,
+      handler: async (batch) => {
+        calls.push(batch.messages.map((m) => m.offset));
+        got.push(...batch.messages);
+      },
+    });
+    cleanup.push(() => sub.close());
+    await waitFor(() => got.length === sent.length, 'every record');
+    const byKey = new Map<string | null, number[]>();
+    for (const m of got) {
+      const v = m.value as { i: number; v: number } | null;
+      const i = v === null ? 7 : v.i;
+      expect(m.key).toBe(sent[i]!.key);
+      if (m.key !== null) expect(m.partition).toBe(partitionFor(m.key, 3));
+      if (i === 9) expect(v!.v).toBeNaN();
+      byKey.set(m.key, [...(byKey.get(m.key) ?? []), i]);
+    }
+    expect(got.filter((m) => m.value === null)).toHaveLength(1);
+    for (const [key, order] of byKey)
+      expect(order, `order of ${key}`).toEqual([...order].sort((a, b) => a - b));
+    // Packed: a few Kafka messages, each holding many records.
+    expect(new Set(got.map((m) => `${m.partition}:${m.offset}`)).size).toBeLessThan(30);
+    // maxBatchMessages counts records; a pack bigger than it comes whole, alone.
+    for (const offsets of calls) expect(offsets.length <= 100 || new Set(offsets).size === 1).toBe(true);
+    expect(calls.some((offsets) => offsets.length > 100)).toBe(true);
+    expect(await totalLag(kafka, 'nobody', topic)).toBeLessThan(30);
+  });
+
+  it('keeps one message a record on topics it does not pack (alerts and incidents, which other tools read)', async () => {
+    const kafka = kafkaBus();
+    cleanup.push(() => kafka.close());
+    const topic = uid('t-plain');
+    await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+    await kafka.publish(
+      topic,
+      Array.from({ length: 20 }, (_, i) => ({ key: `k${i % 3}`, value: { i } })),
+    );
+    expect(await totalLag(kafka, 'nobody', topic)).toBe(20);
   });
 
   it('serialises bigint values as decimal strings', async () => {

@@ -38,8 +38,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** Packs every topic's records as the ingest topics' are (the test topics have their own names). */
 function kafkaBus(): KafkaBus {
-  const bus = new KafkaBus({ brokers, logger: quiet, retryDelayMs: 200 });
+  const bus = new KafkaBus({ brokers, logger: quiet, retryDelayMs: 200, pack: () => true });
   cleanup.push(() => bus.close());
   return bus;
 }
@@ -55,13 +56,18 @@ async function stored(from: number, to: number): Promise<{ rows: number; distinc
 }
 
 /** A writer in `group` on `bus`, stopped after the test; with its counters. */
-async function writerOn(bus: KafkaBus, group: string, mappings: ReturnType<typeof testTopics>['mappings']) {
+async function writerOn(
+  bus: KafkaBus,
+  group: string,
+  mappings: ReturnType<typeof testTopics>['mappings'],
+  maxRows = config.maxRows,
+) {
   const counters = new WriterCounters();
   const writer = await startWriter({
     bus,
     clickhouse: db.client,
     database: db.database,
-    config,
+    config: { ...config, maxRows },
     group,
     mappings,
     events: counters,
@@ -80,39 +86,52 @@ async function publish(bus: KafkaBus, topic: string, from: number, to: number, c
 }
 
 describe('writer on Kafka', () => {
-  it('writes 100k metric points exactly once, and a replay from offset 0 inserts nothing twice', async () => {
-    const bus = kafkaBus();
-    const { topics, mappings } = testTopics(uid('w'));
-    const group = uid('writer');
-    await bus.ensureTopics([{ name: topics.metrics, partitions: 3 }]);
-    const n = 100_000;
-    await publish(bus, topics.metrics, 0, n);
+  // 300 rows is less than a pack holds (~800 points of 256 KB): batches end between packs. Each
+  // case writes its own value range (the tables are shared).
+  it.each([
+    [5000, 0],
+    [300, 2_000_000],
+  ])(
+    'writes 100k metric points exactly once, and a replay from offset 0 inserts nothing twice (maxRows %i)',
+    async (maxRows, base) => {
+      const bus = kafkaBus();
+      const { topics, mappings } = testTopics(uid('w'));
+      const group = uid('writer');
+      await bus.ensureTopics([{ name: topics.metrics, partitions: 3 }]);
+      const n = 100_000;
+      await publish(bus, topics.metrics, base, base + n);
+      // Packed: far fewer Kafka messages than records.
+      const messages = await lag(bus, group, topics.metrics);
+      expect(messages).toBeLessThan(n / 100);
 
-    const start = () => writerOn(bus, group, mappings);
+      const start = () => writerOn(bus, group, mappings, maxRows);
 
-    const first = await start();
-    await waitFor(
-      async () => (await lag(bus, group, topics.metrics)) === 0,
-      'the group to commit everything',
-    );
-    expect(first.counters.committedMessages).toBe(n);
-    expect(await stored(0, n)).toEqual({ rows: n, distinct: n });
-    await first.writer.stop();
+      const first = await start();
+      await waitFor(
+        async () => (await lag(bus, group, topics.metrics)) === 0,
+        'the group to commit everything',
+      );
+      expect(first.counters.committedMessages).toBe(n);
+      // A batch never splits a pack: below a pack's size, batches are whole packs.
+      if (maxRows < 500) expect(Math.max(...first.counters.insertRows)).toBeGreaterThan(maxRows);
+      expect(await stored(base, base + n)).toEqual({ rows: n, distinct: n });
+      await first.writer.stop();
 
-    // Rewind the group: every message is delivered again, with the same offsets.
-    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.resetOffsets({ groupId: group, topic: topics.metrics, earliest: true });
-    await admin.disconnect();
-    expect(await lag(bus, group, topics.metrics)).toBe(n);
+      // Rewind the group: every message is delivered again, with the same offsets.
+      const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      await admin.resetOffsets({ groupId: group, topic: topics.metrics, earliest: true });
+      await admin.disconnect();
+      expect(await lag(bus, group, topics.metrics)).toBe(messages);
 
-    const second = await start();
-    await waitFor(async () => (await lag(bus, group, topics.metrics)) === 0, 'the replay to be committed');
-    // ClickHouse acknowledged every replayed row (same tokens) and stored none of them again.
-    expect([...second.counters.rowsByTable.values()].reduce((a, b) => a + b, 0)).toBe(n);
-    expect(second.counters.insertRows.length).toBe(first.counters.insertRows.length);
-    expect(await stored(0, n)).toEqual({ rows: n, distinct: n });
-  });
+      const second = await start();
+      await waitFor(async () => (await lag(bus, group, topics.metrics)) === 0, 'the replay to be committed');
+      // ClickHouse acknowledged every replayed row (same tokens) and stored none of them again.
+      expect([...second.counters.rowsByTable.values()].reduce((a, b) => a + b, 0)).toBe(n);
+      expect(second.counters.insertRows.length).toBe(first.counters.insertRows.length);
+      expect(await stored(base, base + n)).toEqual({ rows: n, distinct: n });
+    },
+  );
 
   it('writes packed samples (MetricSamples) that crossed the broker in their compact form', async () => {
     const bus = kafkaBus();
