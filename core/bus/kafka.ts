@@ -504,13 +504,28 @@ export class KafkaBus implements Bus {
     };
   }
 
+  /**
+   * The group's committed offsets. kafkajs's admin does not retry a coordinator that is still
+   * loading or has moved (a new group on a busy broker, a broker restart), so this does.
+   */
+  private async committedOffsets(group: string, topic: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.admin.fetchOffsets({ groupId: group, topics: [topic] });
+      } catch (err) {
+        if (!(err as { retriable?: boolean }).retriable || attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  }
+
   async lag(group: string, topic: string): Promise<PartitionLag[]> {
     await this.connect();
     // Asking for offsets of a missing topic would retry for a while; the memory bus returns [].
     if (!(await this.admin.listTopics()).includes(topic)) return [];
     const [ends, committed] = await Promise.all([
       this.admin.fetchTopicOffsets(topic),
-      this.admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      this.committedOffsets(group, topic),
     ]);
     const done = new Map(committed[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
     return ends
