@@ -53,7 +53,7 @@ export interface SubscribeOptions<T = unknown> {
    * fetch.min.bytes and fetch.max.wait.ms do for a broker, so a consumer that inserts in bulk
    * gets whole batches rather than whatever arrived since its last call. The in-process bus
    * counts records; Kafka counts bytes (`bytes`, its fetch.min.bytes) and waits at most `ms`
-   * (fetch.max.wait.ms), handing over up to `bytes` per partition at a time.
+   * (fetch.max.wait.ms), fetching up to `bytes` at a time.
    */
   linger?: { records: number; ms: number; bytes?: number };
 }
