@@ -1,4 +1,4 @@
-import { TOPICS } from '../core/bus/topics.ts';
+import { INGEST_TOPICS } from '../core/bus/topics.ts';
 import { logger } from '../core/log.ts';
 import type { RoleContext, RunningRole } from '../core/role.ts';
 import { ClickHouseStateStore } from '../core/state/store.ts';
@@ -42,8 +42,7 @@ export async function startIngestRole(ctx: RoleContext): Promise<RunningRole> {
     events: prometheusWriterEvents(),
     log: logger('writer'),
   });
-  for (const topic of [TOPICS.metrics, TOPICS.logs, TOPICS.billing, TOPICS.traces])
-    ctx.watchLag(DEFAULT_GROUP, topic);
+  for (const topic of INGEST_TOPICS) ctx.watchLag(DEFAULT_GROUP, topic);
   return {
     name: 'ingest',
     stop: async () => {

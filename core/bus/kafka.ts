@@ -13,7 +13,7 @@ import {
 } from 'kafkajs';
 import { logger as rootLogger, type Logger } from '../log.ts';
 import { murmur2, partitionFor } from './partitioner.ts';
-import { TOPICS } from './topics.ts';
+import { INGEST_TOPICS } from './topics.ts';
 import type {
   Bus,
   BusBatch,
@@ -78,8 +78,8 @@ export interface KafkaBusOptions {
   logger?: Logger;
 }
 
-const INGEST_TOPICS = new Set<string>([TOPICS.metrics, TOPICS.logs, TOPICS.billing, TOPICS.traces]);
-const packIngestTopics = (topic: string) => INGEST_TOPICS.has(topic);
+const PACKED = new Set(INGEST_TOPICS);
+const packIngestTopics = (topic: string) => PACKED.has(topic);
 
 const MIB = 1024 * 1024;
 const MAX_SEND_BYTES = 900 * 1024;
@@ -439,13 +439,11 @@ export class KafkaBus implements Bus {
    * known or a partition gets one record, else packs of the records of one partition in their
    * order (per-key order holds: a key always maps to one partition).
    */
-  private *messagesOf(topic: string, records: OutgoingRecord<unknown>[]): Generator<OutgoingMessage> {
+  private messagesOf(topic: string, records: OutgoingRecord<unknown>[]): OutgoingMessage[] {
     const encode = jsonEncoder();
     const n = this.partitionCounts.get(topic);
-    if (n === undefined || records.length < 2 || !this.opts.pack(topic)) {
-      for (const r of records) yield { key: r.key, value: encode(r.value) };
-      return;
-    }
+    if (n === undefined || records.length < 2 || !this.opts.pack(topic))
+      return records.map((r) => ({ key: r.key, value: encode(r.value) }));
     const nullPartition = this.nextNullPartition++ % n;
     type Pack = { keys: (string | null)[]; values: (Buffer | null)[]; bytes: number };
     const packs = new Map<number, Pack>();
@@ -482,7 +480,7 @@ export class KafkaBus implements Bus {
       pack.bytes += size;
     }
     for (const [partition, pack] of packs) close(partition, pack);
-    yield* out;
+    return out;
   }
 
   async subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription> {
@@ -659,7 +657,7 @@ class KafkaSubscription {
     const bytes = linger?.bytes ?? 0;
     const perPartition = Math.max(4 * MIB, Math.floor(bytes / this.opts.partitionsConsumedConcurrently));
     return {
-      minBytes: linger ? Math.max(1, linger.bytes ?? 0) : 1,
+      minBytes: Math.max(1, bytes),
       // kafkajs heartbeats between fetches only: a wait near the session timeout would cost
       // the member its partitions.
       maxWaitTimeInMs: linger

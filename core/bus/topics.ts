@@ -11,3 +11,6 @@ export const TOPICS = {
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 
 export const ALL_TOPICS: string[] = Object.values(TOPICS);
+
+/** The high-volume topics the ingest sources publish and the writer stores. */
+export const INGEST_TOPICS: readonly string[] = [TOPICS.metrics, TOPICS.logs, TOPICS.billing, TOPICS.traces];
