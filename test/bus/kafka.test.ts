@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createBus, topicSpecs } from '../../core/bus/index.ts';
@@ -199,6 +199,52 @@ describe('KafkaBus', () => {
     for (const offsets of calls) expect(offsets.length <= 100 || new Set(offsets).size === 1).toBe(true);
     expect(calls.some((offsets) => offsets.length > 100)).toBe(true);
     expect(await totalLag(kafka, 'nobody', topic)).toBeLessThan(30);
+  });
+
+  it('skips a pack that does not decode, logging where it is, and goes on with the messages after it', async () => {
+    const { log, lines } = capture();
+    const kafka = kafkaBus({ pack: () => true, logger: log });
+    cleanup.push(() => kafka.close());
+    const topic = uid('t-badpack');
+    await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+    // Written by another producer: a pack whose count and keys disagree with its lines.
+    const raw = new Kafka({ brokers, logLevel: logLevel.NOTHING }).producer();
+    await raw.connect();
+    cleanup.push(() => raw.disconnect());
+    await kafka.publish(topic, [
+      { key: 'a', value: { i: 0 } },
+      { key: 'b', value: { i: 1 } },
+    ]);
+    await raw.send({
+      topic,
+      messages: [
+        {
+          key: 'x',
+          value: '{"i":90}\n{"i":91}',
+          headers: { 'opsight-pack': '3', 'opsight-keys': '["x","y","z"]' },
+        },
+        { key: 'x', value: '{"i":92}\n{"i":', headers: { 'opsight-pack': '2', 'opsight-keys': '["x","y"]' } },
+      ],
+    });
+    await kafka.publish(topic, [
+      { key: 'c', value: { i: 2 } },
+      { key: 'd', value: { i: 3 } },
+    ]);
+    const got: number[] = [];
+    const sub = await kafka.subscribe<{ i: number }>({
+      group: uid('g'),
+      topics: [topic],
+      handler: async (batch) => void got.push(...batch.messages.map((m) => m.value.i)),
+    });
+    cleanup.push(() => sub.close());
+    await waitFor(() => got.length === 4, 'the four good records');
+    // Nothing of a broken pack is handed over, not even its lines that parse.
+    expect(got).toEqual([0, 1, 2, 3]);
+    const errors = lines.filter((l) => l.level === 50).map((l) => l.msg);
+    expect(errors).toEqual([
+      `skipping a pack that does not decode at ${topic}[0] offset 1`,
+      `skipping a pack that does not decode at ${topic}[0] offset 2`,
+    ]);
   });
 
   it('keeps one message a record on topics it does not pack (alerts and incidents, which other tools read)', async () => {
